@@ -1,0 +1,13 @@
+"""Wiring only: the plugins and fixture modules every Vigil run loads (the table of contents)."""
+
+pytest_plugins = [
+    "plugins.environment",
+    "plugins.testbed",
+    "plugins.collection",
+    "plugins.severity",
+    "plugins.observation",
+    "plugins.summary",
+    "plugins.gate",
+    "plugins.reports",
+    "fixtures.observation",
+]

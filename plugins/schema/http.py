@@ -1,0 +1,114 @@
+"""HTTP services and the checks that read them (health, auth, JSON fields)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from plugins.schema.base import Bands, CheckSpec, StrictModel
+from plugins.schema.registry import check_kind, section
+
+
+class Auth(StrictModel):
+    """Credentials sent with a request; the secret comes from ``${VAR}`` or ``secret_file``."""
+
+    type: Literal["header", "bearer", "basic"]
+    header: str = "Authorization"
+    username: str | None = None
+    secret: SecretStr | None = None
+    secret_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Auth:
+        if (self.secret is None) == (self.secret_file is None):
+            raise ValueError("give exactly one of secret, secret_file")
+        if self.type == "basic" and not self.username:
+            raise ValueError("basic auth needs a username")
+        return self
+
+
+@section("services")
+class HttpService(StrictModel):
+    """An HTTP(S) service: where it is, how to reach it, where its health and metrics live."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+")
+    health_path: str = "/health"
+    metrics_path: str = "/metrics"
+    auth: Auth | None = None
+    ca_file: str | None = None
+    verify_tls: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=5.0, gt=0, le=120)
+
+
+class HttpExpect(StrictModel):
+    """What a healthy answer looks like."""
+
+    status: list[int] = Field(default_factory=lambda: [200])
+    json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
+    body_contains: str | None = None
+    latency_ms: Bands | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("status"), int):
+            return {**data, "status": [data["status"]]}
+        return data
+
+
+@check_kind("http_health")
+class HttpHealthCheck(CheckSpec):
+    """GET a health endpoint: status, JSON fields (``database: up``), latency."""
+
+    probe: ClassVar[str] = "fixtures.http_probes:probe_health"
+    kind: Literal["http_health"] = "http_health"
+    service: str
+    path: str | None = None
+    method: Literal["GET", "HEAD"] = "GET"
+    authenticated: bool = False
+    expect: HttpExpect = Field(default_factory=HttpExpect)
+
+    def subject(self) -> str:
+        return self.component or self.service
+
+    def references(self) -> list[tuple[str, str]]:
+        return [("services", self.service)]
+
+
+@check_kind("http_auth")
+class HttpAuthCheck(CheckSpec):
+    """Auth is enforced: no credentials is refused, valid credentials are let in."""
+
+    probe: ClassVar[str] = "fixtures.http_probes:probe_auth"
+    kind: Literal["http_auth"] = "http_auth"
+    service: str
+    path: str
+    method: Literal["GET", "POST", "HEAD"] = "GET"
+    refused: list[int] = Field(default_factory=lambda: [401, 403])
+    allowed: list[int] = Field(default_factory=lambda: [200])
+
+    def subject(self) -> str:
+        return self.component or self.service
+
+    def references(self) -> list[tuple[str, str]]:
+        return [("services", self.service)]
+
+
+@check_kind("http_json_threshold")
+class HttpJsonThresholdCheck(CheckSpec):
+    """A number in a JSON answer against bands (``jq .gpus[].temperature``: every match)."""
+
+    probe: ClassVar[str] = "fixtures.http_probes:probe_json"
+    kind: Literal["http_json_threshold"] = "http_json_threshold"
+    service: str
+    path: str
+    field: str = Field(description="dotted path; [*] iterates a list, e.g. gpus[*].temperature")
+    bands: Bands
+
+    def subject(self) -> str:
+        return self.component or self.service
+
+    def references(self) -> list[tuple[str, str]]:
+        return [("services", self.service)]
