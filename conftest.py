@@ -9,5 +9,7 @@ pytest_plugins = [
     "plugins.summary",
     "plugins.gate",
     "plugins.reports",
+    "plugins.html_report",
+    "plugins.allure_labels",
     "fixtures.observation",
 ]

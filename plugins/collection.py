@@ -40,9 +40,13 @@ class BoundCheck:
     spec: CheckSpec
     severity: str
     runbook: str | None
+    tags: tuple[str, ...] = ()
 
 
 BOUND = pytest.StashKey[BoundCheck]()
+# Problems found while parametrising; raised from collection_modifyitems, where a UsageError
+# ends the run with pytest's usage exit code (in generate_tests it would be a collect error).
+PROBLEMS = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,14 +66,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     where = metafunc.definition.nodeid
+    problems = metafunc.config.stash.setdefault(PROBLEMS, [])
     unknown = [kind for kind in marker.args if kind not in CHECK_KINDS]
     if not marker.args or unknown or not all(isinstance(kind, str) for kind in marker.args):
-        raise pytest.UsageError(
+        problems.append(
             f"{where}: @pytest.mark.kind needs known kind names, got {marker.args!r} "
             f"(known: {', '.join(sorted(CHECK_KINDS))})"
         )
+        return
     if "check" not in metafunc.fixturenames:
-        raise pytest.UsageError(f"{where}: a @pytest.mark.kind function takes a 'check' argument")
+        problems.append(f"{where}: a @pytest.mark.kind function takes a 'check' argument")
+        return
     env = get_environment(metafunc.config)
     params = []
     for name, check in env.checks.items():
@@ -111,6 +118,8 @@ def pytest_collection_modifyitems(
     """Bind each parametrised test to its entry; drop kinds the environment has none of."""
     if RAW not in config.stash:
         return
+    for problem in config.stash.get(PROBLEMS, []):
+        raise pytest.UsageError(problem)
     kept, empty = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -120,7 +129,11 @@ def pytest_collection_modifyitems(
             continue
         if isinstance(check, CheckSpec) and callspec is not None:
             severity = check.severity or default_severity(item)
-            item.stash[BOUND] = BoundCheck(callspec.id, check, severity, _runbook(item, check))
+            # Tags from the entry and from the function (@pytest.mark.security on auth checks).
+            tags = tuple(sorted({m.name for m in item.iter_markers() if m.name in TAGS}))
+            item.stash[BOUND] = BoundCheck(
+                callspec.id, check, severity, _runbook(item, check), tags
+            )
         kept.append(item)
     if empty:
         config.hook.pytest_deselected(items=empty)

@@ -193,9 +193,8 @@ def _describe(path: Path, invalid: ValidationError) -> str:
     first = errors[0]
     location = list(first["loc"])
     # Discriminated unions add the kind as a path step (checks.api.http_health.path): drop it.
-    if len(location) >= 3 and location[0] == "checks" and isinstance(location[2], str):
-        if location[2] in _kind_tags():
-            del location[2]
+    if len(location) >= 3 and location[0] == "checks" and location[2] in _kind_tags():
+        del location[2]
     message = _FRIENDLY.get(first["type"], first["msg"])
     if first["type"] == "union_tag_invalid":
         tag = first.get("ctx", {}).get("tag", "?")
@@ -204,7 +203,8 @@ def _describe(path: Path, invalid: ValidationError) -> str:
         message = "missing 'kind' (which check this is)"
     message = message.removeprefix("Value error, ")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{path}: {_dotted(tuple(location))}: {message}{more}"
+    where = f"{_dotted(tuple(location))}: " if location else ""
+    return f"{path}: {where}{message}{more}"
 
 
 def _kind_tags() -> set[str]:

@@ -36,10 +36,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--nagios",
         action="store_true",
         dest="vigil_nagios",
-        help="print one Nagios status line with perfdata; exit 0/1/2/3 (OK/WARNING/CRITICAL/UNKNOWN)",
+        help="print one Nagios status line with perfdata; "
+        "exit 0/1/2/3 (OK/WARNING/CRITICAL/UNKNOWN)",
     )
 
 
+@pytest.hookimpl(trylast=True)  # after the terminal reporter registers, to remove it
 def pytest_configure(config: pytest.Config) -> None:
     gate = config.getoption("vigil_gate", None)
     if gate is not None:
@@ -87,9 +89,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = code
         return
     gate = config.getoption("vigil_gate", None)
-    if gate and exitstatus == pytest.ExitCode.TESTS_FAILED:
-        if not gated_problems(summary.results, gate) and _only_checks_failed(session, summary):
-            session.exitstatus = pytest.ExitCode.OK
+    if (
+        gate
+        and exitstatus == pytest.ExitCode.TESTS_FAILED
+        and not gated_problems(summary.results, gate)
+        and _only_checks_failed(session, summary)
+    ):
+        session.exitstatus = pytest.ExitCode.OK
 
 
 def _only_checks_failed(session: pytest.Session, summary: RunSummary) -> bool:

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from plugins import scale
 from plugins.results import RunSummary
 from plugins.summary import run_summary
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.json"
+METRICS_FILE = "vigil.prom"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,3 +94,35 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     write_atomically(
         directory / SUMMARY_FILE, json.dumps(document, indent=2, sort_keys=True) + "\n"
     )
+    write_atomically(directory / METRICS_FILE, metrics_text(summary))
+
+
+def metrics_text(summary: RunSummary) -> str:
+    """The run as Prometheus text (node_exporter's textfile collector, or a Pushgateway)."""
+    env = _label(summary.environment)
+    lines = [
+        "# HELP vigil_check_up 1 when the check passed, 0 when it failed or could not observe.",
+        "# TYPE vigil_check_up gauge",
+    ]
+    for result in summary.results:
+        if result.outcome == "skipped":
+            continue
+        labels = (
+            f'environment="{env}",check="{_label(result.check)}",kind="{_label(result.kind)}",'
+            f'severity="{result.severity}",outcome="{result.outcome}"'
+        )
+        lines.append(f"vigil_check_up{{{labels}}} {1 if result.outcome == 'passed' else 0}")
+    lines += ["# HELP vigil_checks Checks by outcome in the last run.", "# TYPE vigil_checks gauge"]
+    for outcome, count in summary.counts.items():
+        lines.append(f'vigil_checks{{environment="{env}",outcome="{outcome}"}} {count}')
+    rank = scale.rank(summary.incident.severity) if summary.incident else 0
+    lines += [
+        "# HELP vigil_incident_rank Rolled-up incident severity: 0 none, 1 low .. 4 critical.",
+        "# TYPE vigil_incident_rank gauge",
+        f'vigil_incident_rank{{environment="{env}"}} {rank}',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

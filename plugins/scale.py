@@ -69,7 +69,7 @@ def to_internal(label: str) -> InternalSeverity:
     """
     key = " ".join(label.strip().lower().split())
     if key in _BY_SEVERITY:
-        return cast(InternalSeverity, key)
+        return _BY_SEVERITY[key].severity
     if key in _ALIASES:
         return _ALIASES[key]
     known = ", ".join([*(g.severity for g in GRADES), "P0-P3", "warning", "info", "Level 1-3"])

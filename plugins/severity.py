@@ -46,7 +46,7 @@ def static_properties(env_name: str, policy: Policy, bound: BoundCheck) -> list[
         "kind": spec.kind,
         "component": spec.subject(),
         "ref": ",".join(spec.ref),
-        "tags": ",".join(spec.tags),
+        "tags": ",".join(bound.tags),
         "severity": bound.severity,
         **escalation(policy, bound, bound.severity),
         "runbook": bound.runbook or "",
@@ -75,24 +75,32 @@ def pytest_runtest_makereport(
     if isinstance(problem, CheckFailure):
         severity = failure_severity(bound, problem)
         policy = get_environment(item.config).policy
-        set_properties(
-            report,
-            severity=severity,
+        details = {
+            "severity": severity,
             **escalation(policy, bound, severity),
-            observed=problem.observed,
-            expected=problem.expected,
-            band=problem.band,
-            message=problem.message,
-        )
+            "observed": problem.observed,
+            "expected": problem.expected,
+            "band": problem.band,
+            "message": problem.message,
+        }
+        _record(item, report, details)
         _shorten(item, report, problem.message)
     elif isinstance(problem, ObservationError):
-        set_properties(report, observed="unobservable", message=f"cannot observe: {problem.reason}")
-        _shorten(item, report, f"cannot observe: {problem.reason}")
+        message = f"cannot observe: {problem.reason}"
+        _record(item, report, {"observed": "unobservable", "message": message})
+        _shorten(item, report, message)
     else:
         crash = getattr(report.longrepr, "reprcrash", None)
         text = crash.message if crash is not None else type(problem).__name__
         set_properties(report, message=text.splitlines()[0] if text else type(problem).__name__)
     return report
+
+
+def _record(item: pytest.Item, report: pytest.TestReport, details: dict[str, Any]) -> None:
+    set_properties(report, **details)
+    # JUnit XML writes the properties of the teardown report, which copies the item's.
+    item.user_properties[:] = [(n, v) for n, v in item.user_properties if n not in details]
+    item.user_properties.extend(details.items())
 
 
 def _shorten(item: pytest.Item, report: pytest.TestReport, message: str) -> None:

@@ -90,7 +90,8 @@ def format_summary(
                 {"red": red, "yellow": not red},
             )
         )
-        escalation = f"escalate: L{result.escalation_level} {result.escalate_to}, {_within(result.respond_within)}"
+        within = _within(result.respond_within)
+        escalation = f"escalate: L{result.escalation_level} {result.escalate_to}, {within}"
         if result.channel:
             escalation += f" via {result.channel}"
         detail = f"    {escalation}"

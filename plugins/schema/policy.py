@@ -74,4 +74,5 @@ class Policy(StrictModel):
         """The escalation level a failure at ``severity`` goes to."""
         if override is not None:
             return override
-        return self.by_severity.get(severity, min(rung.level for rung in self.escalation))  # type: ignore[call-overload]
+        lowest = min(rung.level for rung in self.escalation)
+        return int(self.by_severity.get(severity, lowest))  # type: ignore[call-overload]

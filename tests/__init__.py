@@ -1,0 +1,1 @@
+"""Vigil's own tests: plugin tests (pytester), unit tests and integration tests."""
