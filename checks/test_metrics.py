@@ -7,6 +7,8 @@ these functions only judge them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from fixtures.metric_probes import Reading
@@ -19,23 +21,47 @@ from plugins.schema.metrics import (
 )
 
 
+def judge_or_report(
+    check: MetricThresholdCheck | MetricRatioCheck | MetricQuantileCheck,
+    what: str,
+    value: float,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """Judge against the bands; without bands the check is informational: report, never fail."""
+    __tracebackhide__ = True
+    record_property("observed", f"{value:.6g}")
+    if check.bands is None:
+        record_property("message", f"informational: {what} = {value:.6g}")
+        return
+    judge(what, value, check.bands)
+
+
 @pytest.mark.kind("metric_threshold")
 @pytest.mark.severity("medium")
-def test_metric_threshold(check: MetricThresholdCheck, observation: Reading) -> None:
-    judge(observation.what, observation.value * check.scale, check.bands)
+def test_metric_threshold(
+    check: MetricThresholdCheck,
+    observation: Reading,
+    record_property: Callable[[str, object], None],
+) -> None:
+    judge_or_report(check, observation.what, observation.value * check.scale, record_property)
 
 
 @pytest.mark.kind("metric_ratio")
 @pytest.mark.severity("high")
-def test_metric_ratio(check: MetricRatioCheck, observation: Reading) -> None:
+def test_metric_ratio(
+    check: MetricRatioCheck, observation: Reading, record_property: Callable[[str, object], None]
+) -> None:
     percent = 100.0 if check.percent else 1.0
-    judge(observation.what, observation.value * percent * check.scale, check.bands)
+    value = observation.value * percent * check.scale
+    judge_or_report(check, observation.what, value, record_property)
 
 
 @pytest.mark.kind("metric_quantile")
 @pytest.mark.severity("medium")
-def test_metric_quantile(check: MetricQuantileCheck, observation: Reading) -> None:
-    judge(observation.what, observation.value * check.scale, check.bands)
+def test_metric_quantile(
+    check: MetricQuantileCheck, observation: Reading, record_property: Callable[[str, object], None]
+) -> None:
+    judge_or_report(check, observation.what, observation.value * check.scale, record_property)
 
 
 @pytest.mark.kind("metric_progress")

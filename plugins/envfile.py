@@ -21,6 +21,9 @@ from plugins.schema import Environment, EnvironmentBase
 
 logger = logging.getLogger(__name__)
 
+# libyaml's safe loader is ~10x faster than the pure-Python one on big environment files.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent.parent / "environments"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _FRIENDLY = {
@@ -106,7 +109,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as problem:
         raise EnvFileError(f"{path}: cannot read: {problem.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, libyaml when present
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

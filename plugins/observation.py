@@ -65,9 +65,8 @@ def observe_again(config: pytest.Config, bound: BoundCheck) -> object:
 
 
 def _budget(context: ProbeContext, bound: BoundCheck) -> float:
-    # A probe may make a few calls (a counter sampled twice): give it room beyond one call.
-    extra = float(getattr(bound.spec, "interval", 0.0))
-    return context.timeout_for(bound.spec) * 2 + extra
+    # A probe may make a few calls (a counter sampled twice, a watch): the kind says how long.
+    return bound.spec.observation_budget(context.timeout_for(bound.spec))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -61,13 +61,17 @@ def grade(severity: str) -> Grade:
     return _BY_SEVERITY[cast(InternalSeverity, severity)]
 
 
-def to_internal(label: str) -> InternalSeverity:
-    """Map any known severity label to the internal scale.
+def to_internal(label: str, vocabulary: str | None = None) -> InternalSeverity:
+    """Map a severity label to the internal scale; ``vocabulary`` settles clashes.
 
-    >>> to_internal("P1"), to_internal("Critical"), to_internal("warning")
-    ('high', 'critical', 'medium')
+    >>> to_internal("P1"), to_internal("Critical"), to_internal("critical", "allure")
+    ('high', 'critical', 'high')
     """
     key = " ".join(label.strip().lower().split())
+    if vocabulary is not None and vocabulary != "internal":
+        for g in GRADES:
+            if _name_in(g, vocabulary).lower() == key:
+                return g.severity
     if key in _BY_SEVERITY:
         return _BY_SEVERITY[key].severity
     if key in _ALIASES:
@@ -78,18 +82,20 @@ def to_internal(label: str) -> InternalSeverity:
 
 def label(severity: str, vocabulary: str = "internal") -> str:
     """Name an internal severity in a vocabulary (``priority`` gives ``P0``-``P3``)."""
-    g = grade(severity)
-    if vocabulary == "internal":
-        return g.severity
-    if vocabulary == "priority":
-        return g.priority
-    if vocabulary == "incident_level":
-        return g.incident_level
-    if vocabulary == "allure":
-        return g.allure
-    if vocabulary == "nagios":
-        return g.nagios_state
-    raise ValueError(f"unknown vocabulary {vocabulary!r} (known: {', '.join(VOCABULARIES)})")
+    return _name_in(grade(severity), vocabulary)
+
+
+def _name_in(g: Grade, vocabulary: str) -> str:
+    names = {
+        "internal": g.severity,
+        "priority": g.priority,
+        "incident_level": g.incident_level,
+        "allure": g.allure,
+        "nagios": g.nagios_state,
+    }
+    if vocabulary not in names:
+        raise ValueError(f"unknown vocabulary {vocabulary!r} (known: {', '.join(VOCABULARIES)})")
+    return names[vocabulary]
 
 
 def rank(severity: str) -> int:

@@ -83,7 +83,8 @@ def format_summary(
         label = scale.label(result.severity, vocabulary).upper()
         state = "FAIL" if result.outcome == "failed" else "ERROR"
         red = scale.rank(result.severity) >= scale.rank("high")
-        ref = f" [{result.ref}]" if result.ref else ""
+        refs = result.ref.split(",") if result.ref else []
+        ref = f" [{refs[0]}{f' +{len(refs) - 1}' if len(refs) > 1 else ''}]" if refs else ""
         lines.append(
             (
                 f"{state} {label:<8} {result.check}{ref}: {result.message}",

@@ -118,6 +118,10 @@ class CheckSpec(StrictModel):
         """(section, name) pairs this check reads, e.g. ``("services", "detector")``."""
         return []
 
+    def observation_budget(self, timeout: float) -> float:
+        """How long observing may take in all, given one call's timeout (kinds that wait add)."""
+        return timeout * 2
+
     def default_cadence(self) -> list[str]:
         """Cadence markers when the environment names none; kinds may override."""
         return ["daily"]

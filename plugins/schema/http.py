@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from plugins.schema.base import Bands, CheckSpec, StrictModel
+from plugins.schema.base import Bands, CheckSpec, Duration, StrictModel, duration_seconds
 from plugins.schema.registry import check_kind, section
 
 
@@ -58,6 +58,25 @@ class HttpExpect(StrictModel):
         return data
 
 
+class Watch(StrictModel):
+    """Poll repeatedly: every answer in the window must be healthy (a post-change watch)."""
+
+    every: Duration
+    duration: Duration
+    max_failures: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _sane(self) -> Watch:
+        if duration_seconds(self.every) <= 0 or duration_seconds(self.duration) < duration_seconds(
+            self.every
+        ):
+            raise ValueError("watch needs every > 0 and duration >= every")
+        return self
+
+    def polls(self) -> int:
+        return int(duration_seconds(self.duration) // duration_seconds(self.every))
+
+
 @check_kind("http_health")
 class HttpHealthCheck(CheckSpec):
     """GET a health endpoint: status, JSON fields (``database: up``), latency."""
@@ -69,6 +88,16 @@ class HttpHealthCheck(CheckSpec):
     method: Literal["GET", "HEAD"] = "GET"
     authenticated: bool = False
     expect: HttpExpect = Field(default_factory=HttpExpect)
+    watch: Watch | None = None
+
+    def observation_budget(self, timeout: float) -> float:
+        if self.watch is None:
+            return timeout * 2
+        return duration_seconds(self.watch.duration) + timeout * 2
+
+    def default_cadence(self) -> list[str]:
+        # A watch spans minutes: it belongs to the change it follows, not the morning check.
+        return ["post_deploy"] if self.watch else ["daily"]
 
     def subject(self) -> str:
         return self.component or self.service
@@ -85,9 +114,25 @@ class HttpAuthCheck(CheckSpec):
     kind: Literal["http_auth"] = "http_auth"
     service: str
     path: str
-    method: Literal["GET", "POST", "HEAD"] = "GET"
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     refused: list[int] = Field(default_factory=lambda: [401, 403])
     allowed: list[int] = Field(default_factory=lambda: [200])
+    also_refused: list[Auth] = Field(
+        default_factory=list,
+        description="credentials that must be refused too: a revoked key, a non-admin token",
+    )
+    check_allowed: bool = Field(
+        default=True,
+        description="also send the valid credentials; off for writes (PUT), which a check never sends "
+        "with credentials that would succeed",
+    )
+
+    @model_validator(mode="after")
+    def _never_writes(self) -> HttpAuthCheck:
+        # Checks never modify targets: a write may only be sent with credentials that fail.
+        if self.method in ("POST", "PUT", "PATCH", "DELETE") and self.check_allowed:
+            raise ValueError(f"a {self.method} is sent only to be refused: set check_allowed: false")
+        return self
 
     def subject(self) -> str:
         return self.component or self.service

@@ -30,7 +30,9 @@ class MetricCheck(CheckSpec):
     labels: dict[str, str] = Field(
         default_factory=dict, description="exact match; a value written /re/ is a regex"
     )
-    bands: Bands
+    bands: Bands | None = Field(
+        default=None, description="none: informational, the value is reported and never fails"
+    )
     scale: float = Field(default=1.0, description="multiply before judging (seconds -> ms: 1000)")
 
     def subject(self) -> str:
@@ -60,6 +62,16 @@ class MetricRatioCheck(MetricCheck):
     denominator: str
     denominator_labels: dict[str, str] | None = None
     percent: bool = True
+    window: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="seconds between two scrapes: the ratio of the counters' increases over the "
+        "window (the current error rate) instead of their lifetime totals",
+    )
+
+    def observation_budget(self, timeout: float) -> float:
+        return (self.window or 0.0) + timeout * 2
 
 
 @check_kind("metric_quantile")
@@ -81,8 +93,11 @@ class MetricProgressCheck(CheckSpec):
     scrape: Scrape
     metric: str
     labels: dict[str, str] = Field(default_factory=dict)
-    interval: float = Field(default=5.0, gt=0, le=300)
+    interval: float = Field(default=5.0, gt=0, le=3600)
     min_increase: float = Field(default=1.0, gt=0)
+
+    def observation_budget(self, timeout: float) -> float:
+        return self.interval + timeout * 2
 
     def subject(self) -> str:
         return self.component or self.scrape.service or self.kind

@@ -1,11 +1,15 @@
-"""The HTTP simulators of the seed systems (AEGIS-C, Aegis, Anomaly Detector, ...)."""
+"""The HTTP simulators of the seed systems (AEGIS-C, Aegis, Aureus, Anomaly Detector, ...).
+
+Sets ``VIGIL_SIM_<SERVICE>_URL`` for each simulator, ``VIGIL_SIM_CONTROL_URL`` and
+``VIGIL_SIM_API_KEY`` / ``VIGIL_SIM_VIEWER_TOKEN`` (the demo's credentials).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from testbed.demo import RunningTestbed, variable_name
+from testbed.demo import RunningTestbed
 
 
 def start(spec: Mapping[str, Any], running: RunningTestbed) -> None:
@@ -14,7 +18,6 @@ def start(spec: Mapping[str, Any], running: RunningTestbed) -> None:
     api_key = str(spec.get("api_key", "demo-key"))
     stack = start_stack(faults=spec.get("faults") or {}, api_key=api_key)
     running.stoppers.append(stack.stop)
-    for name, url in stack.urls.items():
-        running.variables[variable_name("SIM", name, "URL")] = url
-    running.variables["SIM_CONTROL_URL"] = stack.control_url
-    running.variables["SIM_API_KEY"] = api_key
+    running.variables.update(stack.env())
+    running.variables["VIGIL_SIM_API_KEY"] = api_key
+    running.variables["VIGIL_SIM_VIEWER_TOKEN"] = stack.tokens["viewer"]

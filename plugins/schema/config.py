@@ -1,0 +1,77 @@
+"""Configuration files: drift from a baseline, and validation by the tool that reads them.
+
+Catalogue kinds config_drift (``diff -u /opt/baselines/config.ini /etc/...``, the weekly
+``sha256sum``) and config_validate (``anomaly_detector --validate-config``, ``nginx -t``,
+``promtool check rules``, ``docker-compose config -q``: any read-only argv).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from plugins.schema.base import CheckSpec
+from plugins.schema.hosts import LOCAL, HostCheck
+from plugins.schema.registry import check_kind
+
+
+@check_kind("config_drift")
+class ConfigDriftCheck(HostCheck):
+    """A file on a host equals its baseline: a baseline copy, a sha256, or a sha256sum file.
+
+    With a baseline copy, a drift shows a unified diff with secret values masked.
+    """
+
+    probe: ClassVar[str] = "fixtures.config:probe_drift"
+    kind: Literal["config_drift"] = "config_drift"
+    path: str = Field(pattern=r"^/")
+    baseline_file: str | None = Field(default=None, pattern=r"^/")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    checksum_file: str | None = Field(
+        default=None, pattern=r"^/", description="``sha256sum FILE`` output recorded earlier"
+    )
+    max_diff_lines: int = Field(default=20, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _one_baseline(self) -> ConfigDriftCheck:
+        given = [self.baseline_file, self.sha256, self.checksum_file]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give exactly one of baseline_file, sha256, checksum_file")
+        return self
+
+    def observation_budget(self, timeout: float) -> float:
+        # Connect, both checksums, then (on a drift) both files for the diff.
+        return timeout * 3
+
+    def subject(self) -> str:
+        return self.component or PurePosixPath(self.path).name
+
+
+@check_kind("config_validate")
+class ConfigValidateCheck(CheckSpec):
+    """A validation command exits 0 (or one of ``success_codes``) within the timeout.
+
+    Without ``host`` (or with ``local``) the argv runs here with no shell; on an SSH host it
+    runs quoted, word for word. The command must only read.
+    """
+
+    probe: ClassVar[str] = "fixtures.config:probe_validate"
+    kind: Literal["config_validate"] = "config_validate"
+    command: list[str] = Field(min_length=1, description="argv, e.g. [nginx, -t, -c, FILE]")
+    host: str | None = Field(default=None, description="a name in hosts:; default: here")
+    cwd: str | None = Field(default=None, pattern=r"^/")
+    success_codes: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @model_validator(mode="after")
+    def _command_named(self) -> ConfigValidateCheck:
+        if not self.command[0].strip():
+            raise ValueError("command: the first word names the program")
+        return self
+
+    def references(self) -> list[tuple[str, str]]:
+        return [] if self.host in (None, LOCAL) else [("hosts", self.host or "")]
+
+    def subject(self) -> str:
+        return self.component or PurePosixPath(self.command[0]).name

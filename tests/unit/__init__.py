@@ -1,0 +1,1 @@
+"""Unit tests of plain functions (no pytest run inside)."""
