@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping
 
 import pytest
@@ -56,9 +57,9 @@ def environment_name(config: pytest.Config) -> str:
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not config.getoption("vigil_list_envs"):
         return None
-    terminal = config.get_terminal_writer()
+    # Before configure there is no terminal reporter yet; this is the whole output.
     for name, path, description in envfile.available():
-        terminal.line(f"{name:<22} {path.name:<28} {description}")
+        sys.stdout.write(f"{name:<22} {path.name:<28} {description}\n")
     return 0
 
 

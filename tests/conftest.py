@@ -45,6 +45,9 @@ class LocalHttp:
     url: str
     routes: dict[str, Route] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    most_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def route(self, path: str, body: Any = "", **options: Any) -> None:
         text = body if isinstance(body, str) else json.dumps(body)
@@ -58,10 +61,15 @@ def local_http() -> Iterator[LocalHttp]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
-            state.hits[path] = state.hits.get(path, 0) + 1
+            with state.lock:
+                state.hits[path] = state.hits.get(path, 0) + 1
+                state.in_flight += 1
+                state.most_in_flight = max(state.most_in_flight, state.in_flight)
             route = state.routes.get(path, Route(status=404, body="not found"))
             if route.delay:
                 time.sleep(route.delay)
+            with state.lock:
+                state.in_flight -= 1
             status = route.status
             if (
                 route.require_header
@@ -78,7 +86,10 @@ def local_http() -> Iterator[LocalHttp]:
         def log_message(self, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # many probes connect at once
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -32,7 +32,7 @@ class Auth(StrictModel):
 class HttpService(StrictModel):
     """An HTTP(S) service: where it is, how to reach it, where its health and metrics live."""
 
-    url: str = Field(pattern=r"^https?://[^\s/]+")
+    url: str = Field(pattern=r"^https?://[^\s/@]+(/|$)", description="no user:password@ - use auth")
     health_path: str = "/health"
     metrics_path: str = "/metrics"
     auth: Auth | None = None
