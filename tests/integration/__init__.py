@@ -1,0 +1,1 @@
+"""Integration tests: real services (or wire-level simulators) started by the testbed."""
