@@ -1,0 +1,1 @@
+"""Testbed for Vigil integration tests: real services and wire-level simulations."""

@@ -1,0 +1,1 @@
+"""The simulated services of the seed systems, one module per system."""
