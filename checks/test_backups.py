@@ -1,4 +1,4 @@
-"""Backup checks (catalogue kinds backup_freshness, backup_integrity): age, count, archives, restore.
+"""Backup checks (catalogue kinds backup_freshness, backup_integrity): age, count, restore.
 
 Listing and archive reading only read files; ``backup_restore`` writes only to a scratch
 database it creates and drops (see fixtures.backups).
@@ -43,7 +43,9 @@ def test_backup_freshness(check: BackupFreshnessCheck, observation: BackupListin
     where = _where(observation)
     newest = observation.newest
     if newest is None:
-        undated = f" ({len(observation.undated)} undated names ignored)" if observation.undated else ""
+        undated = (
+            f" ({len(observation.undated)} undated names ignored)" if observation.undated else ""
+        )
         fail(
             f"{where}: no dated backup found{undated}",
             observed="no backup",
@@ -70,8 +72,7 @@ def test_backup_freshness(check: BackupFreshnessCheck, observation: BackupListin
         name = small[0].name if small else "(no files)"
         size = small[0].stat().st_size if small else 0
         fail(
-            f"{where}: newest backup {newest.stamp}: {name} is {size} bytes"
-            f" (< {check.min_size})",
+            f"{where}: newest backup {newest.stamp}: {name} is {size} bytes (< {check.min_size})",
             observed=f"{size} bytes",
             expected=f">= {check.min_size} bytes",
         )
@@ -83,9 +84,7 @@ def test_backup_freshness(check: BackupFreshnessCheck, observation: BackupListin
 def test_backup_retention(check: BackupRetentionCheck, observation: BackupListing) -> None:
     where = _where(observation)
     count = len(observation.backups)
-    span = (
-        f" ({observation.backups[0].stamp} .. {observation.backups[-1].stamp})" if count else ""
-    )
+    span = f" ({observation.backups[0].stamp} .. {observation.backups[-1].stamp})" if count else ""
     low = check.keep if check.keep is not None else check.min_count
     high = check.keep if check.keep is not None else check.max_count
     policy = f"exactly {check.keep}" if check.keep is not None else f"{low or 0}..{high or 'any'}"
@@ -121,7 +120,9 @@ def test_backup_integrity(check: BackupIntegrityCheck, observation: IntegrityRep
     problems = observation.problems
     if problems:
         shown = "; ".join(f"{v.backup}/{v.name}: {v.problem}" for v in problems[:_SHOWN_PROBLEMS])
-        more = f" (+{len(problems) - _SHOWN_PROBLEMS} more)" if len(problems) > _SHOWN_PROBLEMS else ""
+        more = (
+            f" (+{len(problems) - _SHOWN_PROBLEMS} more)" if len(problems) > _SHOWN_PROBLEMS else ""
+        )
         fail(
             f"backups {observation.location}: {len(problems)} of {len(observation.verdicts)}"
             f" integrity checks failed: {shown}{more}",
@@ -145,7 +146,8 @@ def test_backup_restore(check: BackupRestoreCheck, observation: RestoreResult) -
         if measured.value is None or measured.value < measured.minimum:
             shown = "no number" if measured.value is None else f"{measured.value:g}"
             fail(
-                f"{what}: {measured.label} = {shown} after restore, expected >= {measured.minimum:g}",
+                f"{what}: {measured.label} = {shown} after restore,"
+                f" expected >= {measured.minimum:g}",
                 observed=shown,
                 expected=f">= {measured.minimum:g}",
             )

@@ -74,6 +74,13 @@ def _judge_listen(what: str, rule: ListenRule, listeners: Sequence[Listener]) ->
         )
 
 
+def _owners(rule: ListenRule, listeners: Sequence[Listener]) -> str:
+    names = sorted(
+        {f"{name} (pid {pid})" for item in matching(rule, listeners) for name, pid in item.owners}
+    )
+    return ", ".join(names) or "an unnamed process"
+
+
 def _judge_service(check: HostServiceCheck, state: ServiceState, when: str = "") -> None:
     __tracebackhide__ = True
     what = f"{check.service} on {state.host}{when}"
@@ -84,7 +91,7 @@ def _judge_service(check: HostServiceCheck, state: ServiceState, when: str = "")
             observed=shown,
             expected="active (running)",
         )
-    instead = "" if state.has_systemd else f" ({state.manager}: checked the process instead)"
+    instead = "" if state.has_systemd else f"; {state.manager}, so the process was checked"
     if check.process is not None and not state.processes:
         fail(
             f"{what}: no process matching /{check.process}/{instead}",
@@ -152,13 +159,22 @@ def test_host_ports(
                 observed=_listing(extra),
                 expected=f"only ports {sorted(expected)}",
             )
-    _note(request, f"{len(shown)} listening: {_listing(shown)}")
+    if check.required:
+        held = [
+            f"{rule.describe()} held by {_owners(rule, observation.listeners)}"
+            for rule in check.required
+        ]
+        _note(request, "; ".join(held))
+    else:
+        _note(request, f"{len(shown)} listening: {_listing(shown)}")
 
 
 @pytest.mark.kind("host_file")
 @pytest.mark.severity("high")
 @pytest.mark.security
-def test_host_file(check: HostFileCheck, observation: FileFacts) -> None:
+def test_host_file(
+    check: HostFileCheck, observation: FileFacts, request: pytest.FixtureRequest
+) -> None:
     what = f"{check.path} on {observation.host}"
     if not observation.exists:
         fail(f"{what}: missing", observed="missing", expected="exists")
@@ -178,6 +194,11 @@ def test_host_file(check: HostFileCheck, observation: FileFacts) -> None:
             observed=", ".join(f"{name} {seen}" for name, seen, _ in wrong),
             expected=", ".join(f"{name} {want}" for name, _, want in wrong),
         )
+    _note(
+        request,
+        f"{observation.type} {observation.owner}:{observation.group} {observation.mode:04o}"
+        + (" (and everything below it)" if check.recursive else ""),
+    )
     if observation.strays:
         owner = f"{check.owner or '*'}:{check.group or '*'}"
         more = "+" if observation.more_strays else ""
@@ -228,6 +249,10 @@ def test_host_memory(
     judge(f"{observation.what} used", observation.percent, check.bands)
 
 
+def _size(megabytes: float) -> str:
+    return f"{megabytes:.1f} MB" if megabytes >= 1 else f"{megabytes * 1024:.0f} KB"
+
+
 @pytest.mark.kind("host_directory_size")
 @pytest.mark.severity("low")
 @pytest.mark.capacity
@@ -235,10 +260,10 @@ def test_host_directory_size(
     check: HostDirectorySizeCheck, observation: DirectorySize, request: pytest.FixtureRequest
 ) -> None:
     what = f"{observation.path} on {observation.host}"
-    summary = f"{observation.total_mb:.1f} MB"
+    summary = _size(observation.total_mb)
     if observation.recent_mb is not None:
         window = check.modified_within
-        summary += f"; {observation.recent_mb:.1f} MB in {check.name} changed within {window}"
+        summary += f"; {_size(observation.recent_mb)} in {check.name} changed within {window}"
     _note(request, summary)
     if check.bands is not None:
         judge(f"{what} size", observation.total_mb, check.bands)
@@ -277,10 +302,12 @@ def test_host_pending_updates(
 ) -> None:
     which = "security updates" if check.security_only else "updates"
     age = (
-        f"; apt lists {observation.lists_age_days:.1f} days old"
+        f"apt lists {observation.lists_age_days:.1f} days old"
         if observation.lists_age_days is not None
-        else ""
+        else "apt lists of unknown age"
     )
-    names = f" [{_listing(list(observation.packages))}{age}]" if observation.packages else age
-    _note(request, f"{len(observation.packages)} {which} pending{age}")
-    judge(f"{which} pending on {observation.host}{names}", len(observation.packages), check.bands)
+    packages = list(observation.packages)
+    shown = ", ".join(packages[:5]) + (f", +{len(packages) - 5} more" if len(packages) > 5 else "")
+    _note(request, f"{len(packages)} {which} pending ({age})")
+    what = f"{which} pending on {observation.host} ({shown}; {age})" if packages else which
+    judge(what, len(packages), check.bands)

@@ -73,7 +73,7 @@ def test_pg_connections(check: PgConnectionsCheck, observation: PgConnections) -
 def test_pg_connection_states(check: PgConnectionStatesCheck, observation: PgSessions) -> None:
     states = ", ".join(f"{n} {s}" for s, n in sorted(observation.by_state.items())) or "none"
     judge(
-        f"postgres {observation.target}: sessions {_filter_text(check)} ({states})",
+        f"postgres {observation.target}: sessions {_filter_text(check)} [all: {states}]",
         observation.matching,
         check.bands,
     )

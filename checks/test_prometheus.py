@@ -78,11 +78,12 @@ def test_promql_trend(
     check: PromqlTrendCheck, observation: Trends, record_property: Record
 ) -> None:
     what = f"{check.description or observation.query} over {observation.range}"
+    measure_name = "slope per hour" if check.measure == "slope_per_hour" else "increase"
     values = []
     for trend in observation.series:
         detail = (
             f"{trend.name} ({trend.first:.4g} -> {trend.last:.4g}, "
-            f"{trend.slope_per_hour:+.3g}/h, {trend.samples} samples)"
+            f"{trend.slope_per_hour:+.3g}/h, {trend.samples} samples) {measure_name}"
         )
         measure = (
             trend.slope_per_hour
@@ -100,7 +101,7 @@ def test_promql_trend(
         )
         _report(record_property, shown, f"{what}: {shown}")
         return
-    judge_each(f"{what}:", values, check.bands)
+    judge_each(what, values, check.bands)
 
 
 @pytest.mark.kind("prometheus_targets")

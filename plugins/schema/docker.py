@@ -53,6 +53,9 @@ class ComposeCheck(CheckSpec):
     def references(self) -> list[tuple[str, str]]:
         return [("docker", self.target)]
 
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 3  # a list, then an inspect (or a log read) per container
+
     def subject(self) -> str:
         return self.component or self.target
 
@@ -72,6 +75,12 @@ class ComposeServicesCheck(ComposeCheck):
     require_healthy: bool = True
     max_restarts: int | None = Field(default=None, ge=0)
     bands: Bands | None = None
+
+    @model_validator(mode="after")
+    def _count_bands(self) -> ComposeServicesCheck:
+        if self.bands is not None and self.bands.direction != "above":
+            raise ValueError("bands count failing services: direction must be 'above'")
+        return self
 
 
 @check_kind("compose_env")
@@ -102,17 +111,20 @@ class ComposeEnvCheck(ComposeCheck):
 class ComposeLogsCheck(ComposeCheck, LinePattern):
     """Lines of a service's log (``docker compose logs --tail``) matching a pattern.
 
+    Without ``service``, every service's log (``docker compose logs``).
     ``count: not_json`` counts the lines that are not JSON objects instead (structured
     logging). Informational entries report the count and the lines and never fail.
     """
 
     probe: ClassVar[str] = "fixtures.docker:probe_logs"
     kind: Literal["compose_logs"] = "compose_logs"
-    service: str
+    service: str | None = Field(default=None, description="default: every service")
     tail: int = Field(default=200, ge=1, le=100_000)
     since: Duration | None = None
     count: Literal["matching", "not_json"] = "matching"
     evidence: int = Field(default=5, ge=0, le=20)
 
     def subject(self) -> str:
-        return self.component or f"{self.target}/{self.service}"
+        if self.component is None and self.service is not None:
+            return f"{self.target}/{self.service}"
+        return super().subject()

@@ -69,6 +69,9 @@ class NamespacedCheck(ClusterCheck):
 
     namespace: str = Field(pattern=_DNS_LABEL)
 
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 3  # a list, and the namespace when the list is empty
+
     def subject(self) -> str:
         return self.component or self.namespace
 
@@ -138,6 +141,9 @@ class K8sServicesCheck(NamespacedCheck):
     names: list[str] = Field(min_length=1)
     min_ready: int = Field(default=1, ge=0)
 
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 4  # services, endpoints, and the namespace when there are none
+
 
 @check_kind("k8s_hpa")
 class K8sHpaCheck(NamedObjectCheck):
@@ -167,6 +173,9 @@ class K8sCronJobCheck(NamedObjectCheck):
     schedule: str | None = None
     image: str | None = None
     restart_policy: Literal["OnFailure", "Never"] | None = None
+
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 4  # cronjobs, jobs, and the namespace when there are none
 
 
 @check_kind("k8s_nodes")
@@ -225,6 +234,9 @@ class K8sAccessCheck(NamespacedCheck):
                     "e.g. 'patch deployments.apps'"
                 )
         return values
+
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * (len(self.allowed) + len(self.denied) + 1)  # one review each
 
     @model_validator(mode="after")
     def _something(self) -> K8sAccessCheck:

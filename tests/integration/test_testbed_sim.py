@@ -33,7 +33,7 @@ from testbed.sim.services.aureus import Component
 
 API_KEY = "test-key"
 TIMEOUT = 5.0
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
