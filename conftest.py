@@ -5,6 +5,7 @@ pytest_plugins = [
     "plugins.testbed",
     "plugins.collection",
     "plugins.severity",
+    "plugins.recheck",
     "plugins.observation",
     "plugins.summary",
     "plugins.gate",

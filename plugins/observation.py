@@ -61,6 +61,7 @@ def observe_again(config: pytest.Config, bound: BoundCheck) -> object:
     """Observe ``bound`` afresh (after a remediation), dropping cached observations."""
     context = probe_context(config)
     context.observer.forget(bound.name)
+    context.observer.forget_shared()
     return observe(config, bound)
 
 

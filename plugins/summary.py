@@ -101,6 +101,9 @@ def format_summary(
         if result.runbook:
             detail += f" | runbook: {result.runbook}"
         lines.append((detail, {}))
+    for result in summary.results:
+        if result.outcome == "passed" and result.remediation:
+            lines.append((f"FIXED {result.check}: {result.remediation}", {"green": True}))
     counts = summary.counts
     tally = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no checks"
     incident = summary.incident

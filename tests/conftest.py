@@ -19,6 +19,7 @@ PLUGINS = (
     "plugins.testbed",
     "plugins.collection",
     "plugins.severity",
+    "plugins.recheck",
     "plugins.observation",
     "plugins.summary",
     "plugins.gate",
@@ -36,6 +37,7 @@ class Route:
     content_type: str = "application/json"
     delay: float = 0.0
     require_header: tuple[str, str] | None = None
+    then_route: tuple[str, str] | None = None  # after answering, serve this (path, body) with 200
 
 
 @dataclass
@@ -70,6 +72,10 @@ def local_http() -> Iterator[LocalHttp]:
                 time.sleep(route.delay)
             with state.lock:
                 state.in_flight -= 1
+                if route.then_route:
+                    state.routes[route.then_route[0]] = Route(
+                        body=route.then_route[1], content_type="text/plain"
+                    )
             status = route.status
             if (
                 route.require_header

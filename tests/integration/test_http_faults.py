@@ -22,9 +22,18 @@ POLICY = {
         {"level": 3, "who": "Security team", "within": "30m"},
     ],
     "rollup": [
-        {"incident": "Level 3: Critical Infrastructure", "severity": "critical", "escalation": 2,
-         "when": {"tags": ["availability"], "min_components": 2}},
-        {"incident": "Level 2: Security Incident", "severity": "high", "escalation": 3, "when": {"tags": ["security"]}},
+        {
+            "incident": "Level 3: Critical Infrastructure",
+            "severity": "critical",
+            "escalation": 2,
+            "when": {"tags": ["availability"], "min_components": 2},
+        },
+        {
+            "incident": "Level 2: Security Incident",
+            "severity": "high",
+            "escalation": 3,
+            "when": {"tags": ["security"]},
+        },
         {"incident": "Level 1: Service Degradation", "severity": "medium", "escalation": 1},
     ],
 }
@@ -48,27 +57,63 @@ def environment(stack: SimStack) -> dict[str, Any]:
         "name": "sim",
         "policy": POLICY,
         "services": {
-            "detector": {"url": urls["aegis-c-detector"], "timeout": 1.5,
-                         "auth": {"type": "header", "header": "x-api-key", "secret": "k-test"}},
-            "backend": {"url": urls["aegis-backend"], "health_path": "/api/v1/health", "timeout": 1.5},
+            "detector": {
+                "url": urls["aegis-c-detector"],
+                "timeout": 1.5,
+                "auth": {"type": "header", "header": "x-api-key", "secret": "k-test"},
+            },
+            "backend": {
+                "url": urls["aegis-backend"],
+                "health_path": "/api/v1/health",
+                "timeout": 1.5,
+            },
             "anomaly": {"url": urls["anomaly-detector"], "timeout": 1.5},
         },
         "checks": {
-            "detector-health": {"kind": "http_health", "service": "detector", "severity": "high",
-                                "tags": ["availability"], "component": "detector"},
-            "detector-auth": {"kind": "http_auth", "service": "detector", "path": "/secure/ping", "escalation": 3},
-            "backend-health": {"kind": "http_health", "service": "backend", "severity": "critical",
-                               "tags": ["availability"], "component": "backend",
-                               "expect": {"json": {"info.database.status": "up", "info.redis.status": "up"}}},
-            "anomaly-queue": {"kind": "metric_threshold", "scrape": {"service": "anomaly"},
-                              "metric": "anomaly_detector_input_queue_size", "aggregate": "single",
-                              "bands": {"crit": 50000}, "severity": "medium"},
-            "anomaly-p95": {"kind": "metric_quantile", "scrape": {"service": "anomaly"},
-                            "family": "anomaly_detector_processing_duration_seconds", "quantile": 0.95,
-                            "scale": 1000, "bands": {"crit": 1000, "unit": " ms"}},
-            "anomaly-processing": {"kind": "metric_progress", "scrape": {"service": "anomaly"},
-                                   "metric": "anomaly_detector_logs_processed_total", "interval": 1.5,
-                                   "severity": "critical"},
+            "detector-health": {
+                "kind": "http_health",
+                "service": "detector",
+                "severity": "high",
+                "tags": ["availability"],
+                "component": "detector",
+            },
+            "detector-auth": {
+                "kind": "http_auth",
+                "service": "detector",
+                "path": "/secure/ping",
+                "escalation": 3,
+            },
+            "backend-health": {
+                "kind": "http_health",
+                "service": "backend",
+                "severity": "critical",
+                "tags": ["availability"],
+                "component": "backend",
+                "expect": {"json": {"info.database.status": "up", "info.redis.status": "up"}},
+            },
+            "anomaly-queue": {
+                "kind": "metric_threshold",
+                "scrape": {"service": "anomaly"},
+                "metric": "anomaly_detector_input_queue_size",
+                "aggregate": "single",
+                "bands": {"crit": 50000},
+                "severity": "medium",
+            },
+            "anomaly-p95": {
+                "kind": "metric_quantile",
+                "scrape": {"service": "anomaly"},
+                "family": "anomaly_detector_processing_duration_seconds",
+                "quantile": 0.95,
+                "scale": 1000,
+                "bands": {"crit": 1000, "unit": " ms"},
+            },
+            "anomaly-processing": {
+                "kind": "metric_progress",
+                "scrape": {"service": "anomaly"},
+                "metric": "anomaly_detector_logs_processed_total",
+                "interval": 1.5,
+                "severity": "critical",
+            },
         },
     }
 
@@ -105,16 +150,26 @@ def test_down_unhealthy_and_stalled(tmp_path: Path, stack: SimStack) -> None:
 
 
 def test_metric_over_its_band_and_slow_answers(tmp_path: Path, stack: SimStack) -> None:
-    stack.set_fault("anomaly-detector", "metric", name="anomaly_detector_input_queue_size", value=60000)
-    stack.set_fault("anomaly-detector", "metric", name="anomaly_detector_processing_duration_seconds",
-                    labels={"quantile": "0.95"}, value=1.7)
+    stack.set_fault(
+        "anomaly-detector", "metric", name="anomaly_detector_input_queue_size", value=60000
+    )
+    stack.set_fault(
+        "anomaly-detector",
+        "metric",
+        name="anomaly_detector_processing_duration_seconds",
+        labels={"quantile": "0.95"},
+        value=1.7,
+    )
     stack.set_fault("aegis-backend", "slow", seconds=3)
     result = run(tmp_path, stack)
     queue = result.result("anomaly-queue")
     assert (queue["outcome"], queue["severity"]) == ("failed", "medium")
     assert queue["message"] == "anomaly_detector_input_queue_size = 60,000 > crit 50,000"
     latency = result.result("anomaly-p95")
-    assert latency["message"] == "P95 anomaly_detector_processing_duration_seconds = 1,700 ms > crit 1,000 ms"
+    assert (
+        latency["message"]
+        == "P95 anomaly_detector_processing_duration_seconds = 1,700 ms > crit 1,000 ms"
+    )
     slow = result.result("backend-health")
     assert slow["outcome"] == "error"
     assert slow["message"].endswith("/api/v1/health: timed out after 1.5s")
@@ -125,8 +180,14 @@ def test_auth_not_enforced_is_a_security_incident(tmp_path: Path, stack: SimStac
     stack.set_fault("aegis-c-detector", "auth_open")
     result = run(tmp_path, stack)
     auth = result.result("detector-auth")
-    assert (auth["outcome"], auth["severity"], auth["escalate_to"]) == ("failed", "high", "Security team")
-    assert "without credentials: HTTP 200, expected 401 or 403 (auth not enforced)" in auth["message"]
+    assert (auth["outcome"], auth["severity"], auth["escalate_to"]) == (
+        "failed",
+        "high",
+        "Security team",
+    )
+    assert (
+        "without credentials: HTTP 200, expected 401 or 403 (auth not enforced)" in auth["message"]
+    )
     assert result.summary["incident"]["name"] == "Level 2: Security Incident"
 
 

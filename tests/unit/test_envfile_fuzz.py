@@ -13,14 +13,59 @@ from hypothesis import strategies as st
 from plugins import envfile
 
 KEYS = st.sampled_from(
-    ["name", "services", "checks", "policy", "kind", "url", "service", "bands", "warn", "crit", "expect",
-     "status", "severity", "cadence", "extends", "escalation", "rollup", "level", "who", "within", "bogus",
-     "scrape", "metric", "labels", "auth", "type", "secret", "testbed", "defaults", "timeout"]
+    [
+        "name",
+        "services",
+        "checks",
+        "policy",
+        "kind",
+        "url",
+        "service",
+        "bands",
+        "warn",
+        "crit",
+        "expect",
+        "status",
+        "severity",
+        "cadence",
+        "extends",
+        "escalation",
+        "rollup",
+        "level",
+        "who",
+        "within",
+        "bogus",
+        "scrape",
+        "metric",
+        "labels",
+        "auth",
+        "type",
+        "secret",
+        "testbed",
+        "defaults",
+        "timeout",
+    ]
 )
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 500), st.floats(allow_nan=True), st.text(max_size=12),
-    st.sampled_from(["http_health", "metric_threshold", "P1", "critical", "daily", "${UNSET_VAR}",
-                     "${X:-3}", "http://127.0.0.1:1", "15m", "soon"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 500),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "http_health",
+            "metric_threshold",
+            "P1",
+            "critical",
+            "daily",
+            "${UNSET_VAR}",
+            "${X:-3}",
+            "http://127.0.0.1:1",
+            "15m",
+            "soon",
+        ]
+    ),
 )
 DOCUMENTS = st.recursive(
     SCALARS,
@@ -56,4 +101,8 @@ def test_random_text_never_raises_anything_but_envfile_error(text: str) -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(KEYS, DOCUMENTS, max_size=4))
 def test_random_checks_sections(checks: dict[str, Any]) -> None:
-    _load(yaml.safe_dump({"name": "fuzz", "services": {"app": {"url": "http://127.0.0.1:1"}}, "checks": checks}))
+    _load(
+        yaml.safe_dump(
+            {"name": "fuzz", "services": {"app": {"url": "http://127.0.0.1:1"}}, "checks": checks}
+        )
+    )

@@ -9,14 +9,26 @@ from plugins import scale
 
 @pytest.mark.parametrize(
     ("label", "internal"),
-    [("P0", "critical"), ("p1", "high"), ("P2", "medium"), ("P3", "low"), ("Critical", "critical"),
-     ("warning", "medium"), ("info", "low"), ("Level 3", "critical"), ("blocker", "critical"), ("minor", "low")],
+    [
+        ("P0", "critical"),
+        ("p1", "high"),
+        ("P2", "medium"),
+        ("P3", "low"),
+        ("Critical", "critical"),
+        ("warning", "medium"),
+        ("info", "low"),
+        ("Level 3", "critical"),
+        ("blocker", "critical"),
+        ("minor", "low"),
+    ],
 )
 def test_labels_map_to_the_internal_scale(label: str, internal: str) -> None:
     assert scale.to_internal(label) == internal
 
 
-@pytest.mark.parametrize("vocabulary", ["internal", "priority", "allure", "nagios", "incident_level"])
+@pytest.mark.parametrize(
+    "vocabulary", ["internal", "priority", "allure", "nagios", "incident_level"]
+)
 def test_round_trip_through_each_vocabulary(vocabulary: str) -> None:
     for grade in scale.GRADES:
         assert scale.to_internal(scale.label(grade.severity, vocabulary), vocabulary) in (
