@@ -109,7 +109,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as problem:
         raise EnvFileError(f"{path}: cannot read: {problem.strerror}") from None
     try:
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, libyaml when present
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

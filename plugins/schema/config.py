@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from plugins.schema.base import CheckSpec
-from plugins.schema.hosts import LOCAL, HostCheck
+from plugins.schema.hosts import CONNECT_ALLOWANCE_S, LOCAL, HostCheck
 from plugins.schema.registry import check_kind
 
 
@@ -42,8 +42,8 @@ class ConfigDriftCheck(HostCheck):
         return self
 
     def observation_budget(self, timeout: float) -> float:
-        # Connect, both checksums, then (on a drift) both files for the diff.
-        return timeout * 3
+        # Both checksums, then (on a drift) both files for the diff.
+        return timeout * 3 + CONNECT_ALLOWANCE_S
 
     def subject(self) -> str:
         return self.component or PurePosixPath(self.path).name
@@ -69,6 +69,9 @@ class ConfigValidateCheck(CheckSpec):
         if not self.command[0].strip():
             raise ValueError("command: the first word names the program")
         return self
+
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 2 + (0.0 if self.host in (None, LOCAL) else CONNECT_ALLOWANCE_S)
 
     def references(self) -> list[tuple[str, str]]:
         return [] if self.host in (None, LOCAL) else [("hosts", self.host or "")]

@@ -17,6 +17,8 @@ from plugins.schema.base import Bands, CheckSpec, Duration, StrictModel, duratio
 from plugins.schema.registry import check_kind, section
 
 LOCAL = "local"
+# Room for reaching a host over SSH before its commands' own timeouts start counting.
+CONNECT_ALLOWANCE_S = 10.0
 
 
 @section("hosts")
@@ -31,7 +33,7 @@ class Host(StrictModel):
         default=None, description="known_hosts file; without it the host key is not checked"
     )
     sudo: bool = False
-    connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    connect_timeout: float = Field(default=5.0, gt=0, le=CONNECT_ALLOWANCE_S)
 
     @model_validator(mode="after")
     def _local_has_no_login(self) -> Host:
@@ -48,6 +50,9 @@ class HostCheck(CheckSpec):
     """A check that runs read-only commands on one host of the inventory."""
 
     host: str = Field(description="a name in hosts:, or 'local' for the machine Vigil runs on")
+
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 2 + CONNECT_ALLOWANCE_S
 
     def references(self) -> list[tuple[str, str]]:
         # 'local' needs no inventory entry: it is the machine the run is on.
@@ -120,8 +125,8 @@ class HostServiceCheck(HostCheck):
         return duration_seconds(self.stable_for) if self.stable_for else 0.0
 
     def observation_budget(self, timeout: float) -> float:
-        # Connect, look, wait, look again.
-        return timeout * 3 + self.interval
+        # Look, wait, look again.
+        return timeout * 2 + self.interval + CONNECT_ALLOWANCE_S
 
     def subject(self) -> str:
         return self.component or self.service

@@ -123,15 +123,17 @@ class HttpAuthCheck(CheckSpec):
     )
     check_allowed: bool = Field(
         default=True,
-        description="also send the valid credentials; off for writes (PUT), which a check never sends "
-        "with credentials that would succeed",
+        description="also send the valid credentials; off for writes (PUT), which a check "
+        "never sends with credentials that would succeed",
     )
 
     @model_validator(mode="after")
     def _never_writes(self) -> HttpAuthCheck:
         # Checks never modify targets: a write may only be sent with credentials that fail.
         if self.method in ("POST", "PUT", "PATCH", "DELETE") and self.check_allowed:
-            raise ValueError(f"a {self.method} is sent only to be refused: set check_allowed: false")
+            raise ValueError(
+                f"a {self.method} is sent only to be refused: set check_allowed: false"
+            )
         return self
 
     def subject(self) -> str:

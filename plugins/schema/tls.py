@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from plugins.schema.base import Bands, CheckSpec, StrictModel
-from plugins.schema.hosts import LOCAL
+from plugins.schema.hosts import CONNECT_ALLOWANCE_S, LOCAL
 from plugins.schema.registry import check_kind, section
 
 
@@ -79,6 +79,10 @@ class TlsCertificateCheck(CheckSpec):
         if self.days_left.direction != "below":
             raise ValueError("days_left bands go 'below' (fewer days left is worse)")
         return self
+
+    def observation_budget(self, timeout: float) -> float:
+        # An endpoint's handshakes share one timeout; a file is read over SSH perhaps.
+        return timeout * 2 + (0.0 if self.endpoint is not None else CONNECT_ALLOWANCE_S)
 
     def references(self) -> list[tuple[str, str]]:
         if self.endpoint is not None:
