@@ -27,6 +27,8 @@ MARKERS = {
     "@pytest.mark.severity('high'); the environment may override it per entry",
     "runbook(url)": "runbook(url): the runbook page for this check, e.g. "
     "@pytest.mark.runbook('https://wiki/runbooks/detector#health')",
+    "live_k8s": "live_k8s: real-cluster Kubernetes checks (checks/test_kubernetes_live.py); they "
+    "skip unless VIGIL_KUBECONFIG names a kubeconfig",
     "kind(name)": "kind(name): the check kind this function judges; it is run once per "
     "environment entry of that kind, e.g. @pytest.mark.kind('http_health')",
 }

@@ -89,9 +89,9 @@ class RunSummary:
     counts: dict[str, int]
 
 
-def properties(report: pytest.TestReport) -> dict[str, Any]:
-    """The report's user properties as a dict (later entries win)."""
-    return {str(name): value for name, value in report.user_properties}
+def properties(report: pytest.TestReport | pytest.CollectReport) -> dict[str, Any]:
+    """The report's user properties as a dict (later entries win; none on collect reports)."""
+    return {str(name): value for name, value in getattr(report, "user_properties", ())}
 
 
 def set_properties(report: pytest.TestReport, **values: Any) -> None:
