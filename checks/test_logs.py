@@ -31,14 +31,15 @@ def _report(record_property: Record, observed: str, summary: str, lines: Sequenc
 def test_loki_count(check: LokiCountCheck, observation: LokiCount, record_property: Record) -> None:
     values = [(one.name if one.labels else "", one.value) for one in observation.series]
     what = f"{check.service}: {observation.query}"
-    if check.bands is None:
+    bands = check.limits()
+    if bands is None:
         counts = ", ".join(f"{name or 'total'} {value:g}" for name, value in values)
         _report(
             record_property, f"{observation.total} lines", f"{what}: {counts}", observation.evidence
         )
         return
     try:
-        judge_each(what, values, check.bands)
+        judge_each(what, values, bands)
     except CheckFailure as failure:
         raise with_evidence(failure, observation.evidence) from None
 
@@ -48,7 +49,8 @@ def _judge_lines(
 ) -> None:
     __tracebackhide__ = True
     what = f"{observation.what} in {observation.window}"
-    if check.bands is None:
+    bands = check.limits()
+    if bands is None:
         _report(
             record_property,
             f"{observation.matched} lines",
@@ -57,7 +59,7 @@ def _judge_lines(
         )
         return
     try:
-        judge(what, observation.matched, check.bands)
+        judge(what, observation.matched, bands)
     except CheckFailure as failure:
         raise with_evidence(failure, observation.evidence()) from None
 

@@ -65,11 +65,12 @@ def test_promql_query(
         for one in aggregate(observation.series, check.aggregate)
     ]
     what = check.description or observation.query
-    if check.bands is None:
+    bands = check.limits()
+    if bands is None:
         shown = _listed([f"{name or 'value'} = {value:.4g}" for name, value in values])
         _report(record_property, shown, f"{what}: {shown}")
         return
-    judge_each(what, values, check.bands)
+    judge_each(what, values, bands)
 
 
 @pytest.mark.kind("promql_trend")
@@ -91,7 +92,8 @@ def test_promql_trend(
             else float(trend.increase_percent or 0.0)
         )
         values.append((detail, measure))
-    if check.bands is None:
+    bands = check.limits()
+    if bands is None:
         shown = _listed(
             [
                 f"{trend.name}: min {trend.low:.4g}, max {trend.high:.4g}, last {trend.last:.4g}, "
@@ -101,7 +103,7 @@ def test_promql_trend(
         )
         _report(record_property, shown, f"{what}: {shown}")
         return
-    judge_each(what, values, check.bands)
+    judge_each(what, values, bands)
 
 
 @pytest.mark.kind("prometheus_targets")

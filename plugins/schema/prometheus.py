@@ -43,6 +43,10 @@ class Judged(CheckSpec):
             raise ValueError("give bands, or set informational: true")
         return self
 
+    def limits(self) -> Bands | None:
+        """The bands to judge against; None for an informational check (report only)."""
+        return None if self.informational else self.bands
+
 
 class JudgedServiceCheck(ServiceCheck, Judged):
     """A judged number read from an HTTP API."""
