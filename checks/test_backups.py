@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.backups import BackupListing, IntegrityReport, RestoreResult
+from fixtures.backups import BackupListing, IntegrityReport, RestoreResult, age_text
 from fixtures.verdict import fail
 from plugins.schema.backups import (
     BackupFreshnessCheck,
@@ -19,17 +19,6 @@ from plugins.schema.backups import (
 from plugins.schema.base import duration_seconds
 
 _SHOWN_PROBLEMS = 3
-
-
-def age_text(seconds: float) -> str:
-    """``3d 4h``, ``26h 5m``, ``12m``: an age as people say it."""
-    minutes = int(max(seconds, 0) // 60)
-    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    return f"{minutes}m"
 
 
 def _where(listing: BackupListing) -> str:

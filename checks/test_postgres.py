@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.backups import age_text
 from fixtures.postgres import (
     PgConnections,
     PgReady,
@@ -65,7 +66,7 @@ def test_pg_connections(check: PgConnectionsCheck, observation: PgConnections) -
             f"postgres {observation.target}: max_connections used"
             f" ({observation.used}/{observation.maximum})"
         )
-    judge(what, observation.percent, _with_unit(check.bands, "%"))
+    judge(what, round(observation.percent, 1), _with_unit(check.bands, "%"))
 
 
 @pytest.mark.kind("pg_connection_states")
@@ -150,12 +151,15 @@ def test_pg_table_recency(check: PgTableRecencyCheck, observation: PgRecency) ->
             observed="no rows",
             expected=f"a row younger than {check.max_age}",
         )
-    bands = Bands(
-        warn=duration_seconds(check.warn_age) if check.warn_age else None,
-        crit=duration_seconds(check.max_age),
-        unit="s",
-    )
-    judge(f"{what} ({observation.newest}) age", round(observation.age_seconds), bands)
+    age = observation.age_seconds
+    for band, limit in (("crit", check.max_age), ("warn", check.warn_age)):
+        if limit is not None and age > duration_seconds(limit):
+            fail(
+                f"{what} ({observation.newest}) is {age_text(age)} old > {band} {limit}",
+                observed=age_text(age),
+                expected=f"<= {limit}",
+                band=band,  # type: ignore[arg-type]
+            )
 
 
 @pytest.mark.kind("pg_setting")

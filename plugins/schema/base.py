@@ -25,6 +25,7 @@ Cadence = Literal[
     "quarterly",
     "smoke",
     "post_deploy",
+    "pre_maintenance",
     "post_maintenance",
     "on_incident",
     "continuous",
