@@ -4,6 +4,7 @@ pytest_plugins = [
     "plugins.environment",
     "plugins.testbed",
     "plugins.collection",
+    "plugins.shard",
     "plugins.severity",
     "plugins.observation",
     "plugins.recheck",

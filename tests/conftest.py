@@ -18,6 +18,7 @@ PLUGINS = (
     "plugins.environment",
     "plugins.testbed",
     "plugins.collection",
+    "plugins.shard",
     "plugins.severity",
     "plugins.observation",
     "plugins.recheck",
