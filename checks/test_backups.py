@@ -124,6 +124,12 @@ def test_backup_integrity(check: BackupIntegrityCheck, observation: IntegrityRep
 @pytest.mark.severity("high")
 @pytest.mark.backup
 def test_backup_restore(check: BackupRestoreCheck, observation: RestoreResult) -> None:
+    """The newest dump restores, its tables hold the rows expected, within the time allowed.
+
+    The probe is the only one in Vigil that writes, and only to a scratch database
+    (``vigil_restore_<random>``) that it creates on a target marked ``scratch_restore`` and
+    drops afterwards, whatever the outcome. Production data is never touched.
+    """
     what = f"backups {observation.location}: restore of {observation.backup}/{observation.dump}"
     if observation.problem is not None:
         fail(
@@ -139,6 +145,14 @@ def test_backup_restore(check: BackupRestoreCheck, observation: RestoreResult) -
                 f" expected >= {measured.minimum:g}",
                 observed=shown,
                 expected=f">= {measured.minimum:g}",
+            )
+    if check.max_duration is not None:
+        limit = duration_seconds(check.max_duration)
+        if observation.seconds > limit:
+            fail(
+                f"{what} took {age_text(observation.seconds)} > {check.max_duration}",
+                observed=age_text(observation.seconds),
+                expected=f"<= {check.max_duration}",
             )
     if not observation.dropped:
         fail(

@@ -175,6 +175,9 @@ class BackupRestoreCheck(BackupCheck):
         default_factory=list, description="extensions the scratch role may not create"
     )
     verify: list[RestoreExpectation] = Field(min_length=1)
+    max_duration: Duration | None = Field(
+        default=None, description="the restore's time objective (RTO share), e.g. 10m"
+    )
     timeout: float | None = Field(default=120.0, gt=0, le=600)
 
     def references(self) -> list[tuple[str, str]]:
