@@ -93,7 +93,8 @@ class LogCountCheck(LinePattern):
 class JournalCountCheck(LinePattern):
     """journald entries (``journalctl -u UNIT -p err --since``) whose message matches.
 
-    A host without a journal is an error with its reason, never zero entries.
+    A host without a journal is an error with its reason, never zero entries. ``journalctl``
+    names the reader to run (the demo points it at its simulation of journald).
     """
 
     probe: ClassVar[str] = "fixtures.log_probes:probe_journal"
@@ -102,6 +103,11 @@ class JournalCountCheck(LinePattern):
     kernel: bool = Field(default=False, description="kernel messages only (journalctl -k)")
     priority: str | None = Field(default=None, description="emerg..debug or 0-7, as journalctl -p")
     window: Duration = "24h"
+    journalctl: str = Field(
+        default="journalctl",
+        min_length=1,
+        description="the journalctl command to run: a name on PATH or a path",
+    )
 
     @field_validator("priority")
     @classmethod

@@ -3,26 +3,37 @@
 Loki here is the testbed's SIMULATION of Loki's HTTP API (Grafana Loki cannot be installed on
 this machine): the probe sends real LogQL over Loki's real endpoints, and lines are pushed to
 it with Loki's push API. The log files are the ``logs`` testbed part's week of rotated,
-gzipped files; journald is whatever this host has (here: no journal, so journald checks must
-be errors with the reason, never passes).
+gzipped files. journald cannot run here (no systemd): the part's stand-in ``journalctl`` is a
+SIMULATION of journald that prints the real ``journalctl -o json`` format, read by the real
+reader; the REAL journalctl of this host (no journal) must make a check an error, never a pass.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.journald import JournalQuery, scan_journal
+from fixtures.logs import LogSourceError
 from fixtures.loki import count_query, logql_duration
 from plugins.schema.base import Bands
 from plugins.schema.logs import LokiCountCheck
 from testbed.demo import start_testbed
-from testbed.parts.logs import journal_available, write_log_set
+from testbed.parts.logs import (
+    JOURNAL_DAYS,
+    SSH_FAILURES_PER_DAY,
+    SSH_LOGINS_PER_DAY,
+    LogSet,
+    write_journalctl,
+    write_log_set,
+)
 from testbed.services import free_port
 from testbed.services.network import http_request
 from tests.support import ROOT, run_vigil
@@ -31,19 +42,21 @@ pytestmark = pytest.mark.integration
 
 DEMO_PART = ROOT / "environments" / "parts" / "demo-logs.yaml"
 BURST = 60
+JOURNAL_BURST = 40
+OOM = r"Killed process \d+ \(anomaly_detector?\)"
 PUSHED_ERRORS = 120
 LEAKED_SECRET = "hunter2-not-for-logs"
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, str]]:
-    """Simulators (Loki among them) and a log set with an ERROR burst and a fresh OOM kill."""
-    running = start_testbed(
-        {
-            "start": ["sim", "logs"],
-            "options": {"logs": {"errors_last_hour": BURST, "oom_kill": True}},
-        }
-    )
+    """Simulators (Loki among them) and a log set with ERROR bursts and a fresh OOM kill."""
+    faults = {
+        "errors_last_hour": BURST,
+        "journal_errors_last_hour": JOURNAL_BURST,
+        "oom_kill": True,
+    }
+    running = start_testbed({"start": ["sim", "logs"], "options": {"logs": faults}})
     yield dict(running.variables)
     running.stop()
 
@@ -88,13 +101,29 @@ def _files(paths: str, pattern: str, **fields: Any) -> dict[str, Any]:
     return {"kind": "log_count", "paths": paths, "pattern": pattern, **fields}
 
 
+def _journal(**fields: Any) -> dict[str, Any]:
+    return {"kind": "journal_count", **fields}
+
+
+def _host_has_journal() -> bool:
+    """Whether journald keeps files on this host (this machine has no systemd: no)."""
+    return any(
+        Path(p).is_dir() and any(Path(p).iterdir())
+        for p in ("/run/log/journal", "/var/log/journal")
+    )
+
+
 def test_counts_against_bounds_with_evidence(
     stack: dict[str, str], healthy_logs: Path, tmp_path: Path
 ) -> None:
     loki = stack["VIGIL_SIM_LOKI_URL"]
     _push_bridge_errors(loki)
     faulty = Path(stack["LOGS_DIR"])
-    oom = r"Killed process \d+ \(anomaly_detector\)"
+    oom = OOM
+    standin, healthy_standin = stack["JOURNALCTL"], str(LogSet(healthy_logs).journalctl)
+    hour_errors: dict[str, Any] = {"unit": "anomaly-detector", "priority": "err", "window": "1h"}
+    hour_errors |= {"bands": {"warn": 5, "crit": 20}, "severity": "high"}
+    kernel_oom = {"kernel": True, "pattern": OOM, "regex": True, "bands": {"crit": 0}}
     syslog = {"format": "syslog"}
     checks = {
         "loki-ready": {"kind": "http_health", "service": "loki"},
@@ -156,26 +185,32 @@ def test_counts_against_bounds_with_evidence(
             bands={"crit": 0},  # past its bands, yet a review step only reports
         ),
         "missing-log": _files(f"{tmp_path}/nowhere/*.log", "ERROR", bands={"crit": 0}),
-        "journal-errors": {
-            "kind": "journal_count",
-            "unit": "anomaly-detector",
-            "priority": "err",
-            "window": "24h",
-            "bands": {"crit": 0},
-        },
-        "journal-review": {
-            "kind": "journal_count",
-            "unit": "anomaly-detector",
-            "priority": "err",
-            "informational": True,
-        },
+        "journal-burst": _journal(**hour_errors, journalctl=standin),
+        "journal-quiet-hour": _journal(**hour_errors, journalctl=healthy_standin),
+        "journal-oom-now": _journal(**kernel_oom, window="24h", journalctl=standin),
+        "journal-oom-healthy-24h": _journal(**kernel_oom, window="24h", journalctl=healthy_standin),
+        "journal-oom-this-boot": _journal(**kernel_oom, window="30d", journalctl=healthy_standin),
+        "journal-ssh-review": _journal(
+            unit="ssh",
+            pattern="(Accepted|Failed)",
+            regex=True,
+            window="30d",
+            informational=True,
+            journalctl=healthy_standin,
+        ),
+        # The host's own journalctl (journalctl: left at its default).
+        "journal-real-host": _journal(
+            unit="anomaly-detector", priority="err", window="24h", bands={"crit": 0}
+        ),
+        "journal-real-review": _journal(
+            unit="anomaly-detector", priority="err", informational=True
+        ),
     }
     services = {
         "loki": {"url": loki, "health_path": "/ready"},
         "loki-down": {"url": f"http://127.0.0.1:{free_port()}", "health_path": "/ready"},
     }
     run = run_vigil(tmp_path, {"name": "logs", "services": services, "checks": checks})
-    journal = "passed" if journal_available() else "error"
     expected = {
         "loki-ready": "passed",
         "loki-bridge-errors": "failed",
@@ -191,8 +226,12 @@ def test_counts_against_bounds_with_evidence(
         "oom-now": "failed",
         "access-review": "passed",
         "missing-log": "error",
-        "journal-errors": journal,
-        "journal-review": journal,
+        "journal-burst": "failed",
+        "journal-quiet-hour": "passed",
+        "journal-oom-now": "failed",
+        "journal-oom-healthy-24h": "passed",
+        "journal-oom-this-boot": "failed",
+        "journal-ssh-review": "passed",
     }
     assert {name: run.result(name)["outcome"] for name in expected} == expected, run.output[-4000:]
 
@@ -215,35 +254,124 @@ def test_counts_against_bounds_with_evidence(
     assert int(head.split(" = ")[1].split()[0]) >= BURST
     assert head.endswith("> crit 50")
     assert len(lines) == 5 and all(" ERROR [" in line for line in lines)
-    assert "Killed process 4242 (anomaly_detector)" in run.result("oom-now")["message"]
-    assert "Killed process 3117" in run.result("oom-healthy-all-time")["message"]
+    assert "Killed process 4242 (anomaly_detecto)" in run.result("oom-now")["message"]
+    assert "Killed process 3117 (anomaly_detecto)" in run.result("oom-healthy-all-time")["message"]
     review = run.result("access-review")["message"]
     assert "access.log*: lines matching" in review and '"GET /' in review
     assert "no log files match" in run.result("missing-log")["message"]
-    if journal == "error":
-        assert stack["JOURNALD_AVAILABLE"] == "false"
-        for name in ("journal-errors", "journal-review"):
-            assert "cannot observe: no systemd journal on this host" in run.result(name)["message"]
+
+    journal = run.result("journal-burst")
+    assert journal["severity"] == "high"
+    head, *lines = journal["message"].split("\n")
+    assert head.startswith(
+        "journal (-u anomaly-detector -p err): entries matching any line in the last 1h = "
+    )
+    assert int(head.split(" = ")[1].split()[0]) >= JOURNAL_BURST and head.endswith("> crit 20")
+    assert len(lines) == 5 and all(line.startswith("  | ERROR [") for line in lines)
+    assert "Killed process 4242 (anomaly_detecto)" in run.result("journal-oom-now")["message"]
+    assert "Killed process 3117 (anomaly_detecto)" in run.result("journal-oom-this-boot")["message"]
+    ssh_head, *ssh_lines = run.result("journal-ssh-review")["message"].split("\n")
+    ssh_events = JOURNAL_DAYS * (SSH_LOGINS_PER_DAY + SSH_FAILURES_PER_DAY)
+    assert ssh_head.endswith(f"(Accepted|Failed)/ in the last 30d: {ssh_events}")
+    events = ("| Accepted publickey for ", "| Failed password for ")
+    assert len(ssh_lines) == 5 and all(any(e in line for e in events) for line in ssh_lines)
+
+    real = [run.result(name) for name in ("journal-real-host", "journal-real-review")]
+    if _host_has_journal():
+        assert all(result["outcome"] != "failed" for result in real), real
+    else:
+        for result in real:
+            assert result["outcome"] == "error", result
+            assert "cannot observe: no systemd journal on this host" in result["message"]
 
 
 def test_demo_part_on_healthy_and_degraded_logs(
     stack: dict[str, str], healthy_logs: Path, tmp_path: Path
 ) -> None:
     environment = {"name": "demo-logs", "extends": str(DEMO_PART)}
-    variables = {"LOGS_DIR": str(healthy_logs), "JOURNALD_AVAILABLE": stack["JOURNALD_AVAILABLE"]}
+    variables = {
+        "LOGS_DIR": str(healthy_logs),
+        "JOURNALCTL": str(LogSet(healthy_logs).journalctl),
+    }
+    journald = {
+        "anomaly-detector-oom-killer-journal",
+        "anomaly-detector-journal-errors",
+        "anomaly-detector-ssh-access",
+    }
     (tmp_path / "healthy").mkdir()
     healthy = run_vigil(tmp_path / "healthy", environment, extra_env=variables)
     assert set(healthy.outcomes().values()) == {"passed"}, healthy.output[-3000:]
+    assert journald <= set(healthy.outcomes()), healthy.outcomes()
     (tmp_path / "degraded").mkdir()
     degraded = run_vigil(tmp_path / "degraded", environment, extra_env=stack)
     assert degraded.result("anomaly-detector-oom-killer")["outcome"] == "failed"
     assert degraded.result("anomaly-detector-oom-killer")["severity"] == "high"
     assert degraded.result("anomaly-detector-app-errors")["outcome"] == "failed"
     assert degraded.result("anomaly-detector-api-access")["outcome"] == "passed"
-    if stack["JOURNALD_AVAILABLE"] == "false":
-        # Where there is no journal the demo does not run its journald entries at all.
-        journald = {"anomaly-detector-oom-killer-journal", "anomaly-detector-journal-errors"}
-        assert not journald & set(degraded.outcomes())
+    oom = degraded.result("anomaly-detector-oom-killer-journal")
+    assert (oom["outcome"], oom["severity"]) == ("failed", "high")
+    assert "Killed process 4242 (anomaly_detecto)" in oom["message"]
+    review = degraded.result("anomaly-detector-journal-errors")
+    assert review["outcome"] == "passed"  # a review step reports what it found
+    head, *lines = review["message"].split("\n")
+    assert head.startswith("journal (-u anomaly-detector -p err): entries matching any line")
+    assert int(head.rsplit(": ", 1)[1]) >= JOURNAL_BURST
+    assert lines and all(line.startswith("  | ERROR [") for line in lines)
+
+
+def test_standin_journalctl_selects_as_journalctl_does(healthy_logs: Path, tmp_path: Path) -> None:
+    journalctl = str(LogSet(healthy_logs).journalctl)
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [journalctl, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+    def entries(*args: str) -> list[dict[str, Any]]:
+        done = call(*args, "-o", "json", "--all", "--no-pager")
+        assert done.returncode == 0 and not done.stderr, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    preflight = call("-n", "0", "--no-pager")
+    assert (preflight.returncode, preflight.stderr) == (0, "")
+    now = int(time.time())
+    since, until = now - 7 * 86400, now - 86400
+    errors = entries(
+        "-u", "anomaly-detector", "-p", "err", "--since", f"@{since}", "--until", f"@{until}"
+    )
+    assert errors
+    for entry in errors:
+        assert {"__REALTIME_TIMESTAMP", "PRIORITY", "MESSAGE", "SYSLOG_IDENTIFIER"} <= set(entry)
+        assert entry["_SYSTEMD_UNIT"] == "anomaly-detector.service" and int(entry["PRIORITY"]) <= 3
+        assert since * 10**6 <= int(entry["__REALTIME_TIMESTAMP"]) <= until * 10**6
+    assert {e["PRIORITY"] for e in entries("-p", "warning..err")} == {"3", "4"}
+    kernel = entries("-k")
+    assert {(e["_TRANSPORT"], e["_BOOT_ID"]) for e in kernel} == {
+        ("kernel", kernel[-1]["_BOOT_ID"])
+    }
+    assert len({e["_BOOT_ID"] for e in entries()}) == 2  # -k leaves the boot before out
+    ssh_unit, sshd = entries("-u", "ssh"), entries("_COMM=sshd")
+    assert [e for e in ssh_unit if e.get("_COMM") == "sshd"] == sshd
+    assert [e["MESSAGE"] for e in ssh_unit if e["_PID"] == "1"] == [
+        "Started ssh.service - OpenBSD Secure Shell server."
+    ]
+    scan = scan_journal(
+        JournalQuery(unit="ssh", since=datetime.now(UTC) - timedelta(days=30)),
+        {"accepted": "Accepted publickey", "failed": "Failed password"},
+        journalctl=journalctl,
+    )
+    days = JOURNAL_DAYS
+    assert scan.counts == {
+        "accepted": days * SSH_LOGINS_PER_DAY,
+        "failed": days * SSH_FAILURES_PER_DAY,
+    }
+    refused = call("--foo")
+    assert (refused.returncode, refused.stderr) == (1, "journalctl: unrecognized option '--foo'\n")
+    assert call("--since", "soon").stderr == "Failed to parse timestamp: soon\n"
+
+    # Without its journal the stand-in answers as this host's real journalctl does.
+    missing = write_journalctl(tmp_path / "journalctl", tmp_path / "absent.jsonl")
+    with pytest.raises(LogSourceError, match="no systemd journal on this host"):
+        scan_journal(JournalQuery(unit="ssh"), {"e": "Failed"}, journalctl=str(missing))
 
 
 def test_logql_count_query_and_window() -> None:
