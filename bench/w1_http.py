@@ -51,7 +51,8 @@ LIMIT = textwrap.dedent(
         async with aiohttp.ClientSession(connector=connector) as session:
             async def one(i):
                 async with limit:
-                    async with session.get(f"{base}/s{i}/health", timeout=aiohttp.ClientTimeout(total=5)) as r:
+                    timeout = aiohttp.ClientTimeout(total=5)
+                    async with session.get(f"{base}/s{i}/health", timeout=timeout) as r:
                         body = await r.json()
                         return r.status == 200 and body["status"] == "healthy"
             results = await asyncio.gather(*(one(i) for i in range(n)))
@@ -82,8 +83,12 @@ def environment(base: str, n: int) -> dict[str, object]:
         "defaults": {"timeout": 10, "concurrency": 200},
         "services": {"app": {"url": base, "timeout": 10}},
         "checks": {
-            f"s{i}": {"kind": "http_health", "service": "app", "path": f"/s{i}/health",
-                      "expect": {"json": {"status": "healthy"}}}
+            f"s{i}": {
+                "kind": "http_health",
+                "service": "app",
+                "path": f"/s{i}/health",
+                "expect": {"json": {"status": "healthy"}},
+            }
             for i in range(n)
         },
     }
@@ -92,7 +97,9 @@ def environment(base: str, n: int) -> dict[str, object]:
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one child process."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -112,10 +119,14 @@ def free_port() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--naive-max", type=int, default=500, help="run the serial baseline up to this N")
+    parser.add_argument(
+        "--naive-max", type=int, default=500, help="run the serial baseline up to this N"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="vigil-w1-"))
@@ -135,23 +146,50 @@ def main() -> None:
             except OSError:
                 time.sleep(0.05)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
-        print(f"W1 on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; medians of {args.repeat}")
+        print(
+            f"W1 on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+            f"medians of {args.repeat}"
+        )
         print(f"{'N':>5} {'runner':<8} {'median s':>9} {'x limit':>8} {'peak RSS MiB':>13}")
         for n in args.n:
             env_file = work / f"w1-{n}.yaml"
             env_file.write_text(yaml.safe_dump(environment(base, n)))
             runners = {
                 "limit": [PYTHON, str(work / "limit.py"), base, str(n)],
-                "vigil": [PYTHON, "-m", "pytest", f"--env={env_file}", "-q", "--no-reports",
-                          "-p", "no:html", "-p", "no:allure_pytest", "checks/test_http.py"],
+                "vigil": [
+                    PYTHON,
+                    "-m",
+                    "pytest",
+                    f"--env={env_file}",
+                    "-q",
+                    "--no-reports",
+                    "-p",
+                    "no:html",
+                    "-p",
+                    "no:allure_pytest",
+                    "checks/test_http.py",
+                ],
             }
             if n <= args.naive_max:
-                runners["naive"] = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "/dev/null",
-                                    "--rootdir", str(work), str(work / "test_naive.py")]
+                runners["naive"] = [
+                    PYTHON,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-c",
+                    "/dev/null",
+                    "--rootdir",
+                    str(work),
+                    str(work / "test_naive.py"),
+                ]
             figures: dict[str, tuple[float, float]] = {}
             for name, command in runners.items():
-                runs = [timed(command, {**env, "W1_BASE": base, "W1_N": str(n)}, ROOT)
-                        for _ in range(1 if name == "naive" else args.repeat)]
+                runs = [
+                    timed(command, {**env, "W1_BASE": base, "W1_N": str(n)}, ROOT)
+                    for _ in range(1 if name == "naive" else args.repeat)
+                ]
                 figures[name] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
             for name, (seconds, rss) in figures.items():
                 ratio = seconds / figures["limit"][0]

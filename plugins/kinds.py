@@ -15,6 +15,7 @@ from plugins.schema import CHECK_KINDS, SECTIONS
 from plugins.schema.base import CheckSpec
 
 _COMMON = set(CheckSpec.model_fields)
+_TABLE_HEAD = ["| key | type | default | notes |", "|---|---|---|---|"]
 
 
 def _type_name(annotation: Any) -> str:
@@ -61,12 +62,22 @@ def render() -> str:
         "",
     ]
     for name, model in sorted(SECTIONS.items()):
-        out += [f"### `{name}:` — {_doc(model)}", "", "| key | type | default | notes |", "|---|---|---|---|"]
-        out += _fields(model, set()) + [""]
+        out += [
+            f"### `{name}:` — {_doc(model)}",
+            "",
+            "| key | type | default | notes |",
+            "|---|---|---|---|",
+        ]
+        out += [*_fields(model, set()), ""]
     out += ["## Check kinds", ""]
     for kind, spec in sorted(CHECK_KINDS.items()):
-        out += [f"### `{kind}` — {_doc(spec)}", "", "| key | type | default | notes |", "|---|---|---|---|"]
-        out += _fields(spec, _COMMON) + [""]
+        out += [
+            f"### `{kind}` — {_doc(spec)}",
+            "",
+            "| key | type | default | notes |",
+            "|---|---|---|---|",
+        ]
+        out += [*_fields(spec, _COMMON), ""]
     return "\n".join(out) + "\n"
 
 
