@@ -7,4 +7,5 @@ bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-exec .venv/bin/pytest -c tests/pytest.ini tests "$@"
+# Two workers: the integration tests mostly wait on the servers they start.
+exec .venv/bin/pytest -c tests/pytest.ini -n 2 tests "$@"
