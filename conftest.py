@@ -1,17 +1,5 @@
-"""Wiring only: the plugins and fixture modules every Vigil run loads (the table of contents)."""
+"""Wiring only: the plugins and fixture modules every Vigil run loads (see plugins/__init__.py)."""
 
-pytest_plugins = [
-    "plugins.environment",
-    "plugins.testbed",
-    "plugins.collection",
-    "plugins.shard",
-    "plugins.severity",
-    "plugins.observation",
-    "plugins.recheck",
-    "plugins.summary",
-    "plugins.gate",
-    "plugins.reports",
-    "plugins.html_report",
-    "plugins.allure_labels",
-    "fixtures.observation",
-]
+from plugins import DEFAULT_PLUGINS
+
+pytest_plugins = list(DEFAULT_PLUGINS)

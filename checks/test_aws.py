@@ -26,7 +26,7 @@ from fixtures.aws import (
     policy_matches,
     slope_per_hour,
 )
-from fixtures.verdict import CheckFailure, fail, judge
+from fixtures.verdict import fail, judge, judge_each
 from plugins.schema.aws import (
     AwsIdentityCheck,
     CloudWatchAlarmCheck,
@@ -38,32 +38,9 @@ from plugins.schema.aws import (
     S3BackupCheck,
     SsmParametersCheck,
 )
-from plugins.schema.base import Bands, duration_seconds
+from plugins.schema.base import duration_seconds
 
 Record = Callable[[str, object], None]
-
-
-def judge_each(readings: list[tuple[str, float]], bands: Bands) -> None:
-    """Judge every reading; one failure names all breaches, at the worst band reached."""
-    __tracebackhide__ = True
-    breaches: list[CheckFailure] = []
-    for what, value in readings:
-        try:
-            judge(what, value, bands)
-        except CheckFailure as breach:
-            breaches.append(breach)
-    if not breaches:
-        return
-    worst = next((b for b in breaches if b.band == "crit"), breaches[0])
-    more = f" (+{len(breaches) - 1} more)" if len(breaches) > 1 else ""
-    message = "; ".join(b.message for b in breaches[:3]) + (more if len(breaches) > 3 else "")
-    fail(
-        message,
-        observed=", ".join(b.observed for b in breaches),
-        expected=worst.expected,
-        band=worst.band,
-        warn_severity=worst.warn_severity,
-    )
 
 
 @pytest.mark.kind("ecs_services")

@@ -11,33 +11,11 @@ from collections.abc import Callable
 import pytest
 
 from fixtures.gpu import GpuReading, NvmlSnapshot
-from fixtures.verdict import CheckFailure, fail, judge
-from plugins.schema.base import Bands
+from fixtures.verdict import fail, judge_each
 from plugins.schema.gpu import THROTTLE_REASONS, GpuNvmlCheck
 
 Record = Callable[[str, object], None]
 _GIB = 1024**3
-
-
-def judge_each(readings: list[tuple[str, float]], bands: Bands) -> None:
-    """Judge every reading; one failure names all breaches, at the worst band reached."""
-    __tracebackhide__ = True
-    breaches: list[CheckFailure] = []
-    for what, value in readings:
-        try:
-            judge(what, value, bands)
-        except CheckFailure as breach:
-            breaches.append(breach)
-    if not breaches:
-        return
-    worst = next((b for b in breaches if b.band == "crit"), breaches[0])
-    fail(
-        "; ".join(b.message for b in breaches),
-        observed=", ".join(b.observed for b in breaches),
-        expected=worst.expected,
-        band=worst.band,
-        warn_severity=worst.warn_severity,
-    )
 
 
 def _value(

@@ -7,7 +7,7 @@ import pytest
 from fixtures.http import HttpResponse
 from fixtures.http_probes import AuthAnswers, FieldValues, Polls
 from fixtures.observe import ObservationError
-from fixtures.verdict import CheckFailure, expect_fields, expect_status, fail, judge
+from fixtures.verdict import CheckFailure, expect_fields, expect_status, fail, judge, judge_each
 from plugins.schema.http import HttpAuthCheck, HttpHealthCheck, HttpJsonThresholdCheck
 
 
@@ -89,5 +89,6 @@ def test_http_auth_enforced(check: HttpAuthCheck, observation: AuthAnswers) -> N
 @pytest.mark.kind("http_json_threshold")
 @pytest.mark.severity("high")
 def test_http_json_threshold(check: HttpJsonThresholdCheck, observation: FieldValues) -> None:
-    for label, value in observation.values:
-        judge(f"{observation.url} {label}", value, check.bands)
+    judge_each(
+        [(f"{observation.url} {label}", value) for label, value in observation.values], check.bands
+    )

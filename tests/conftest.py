@@ -14,21 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-PLUGINS = (
-    "plugins.environment",
-    "plugins.testbed",
-    "plugins.collection",
-    "plugins.shard",
-    "plugins.severity",
-    "plugins.observation",
-    "plugins.recheck",
-    "plugins.summary",
-    "plugins.gate",
-    "plugins.reports",
-    "plugins.html_report",
-    "plugins.allure_labels",
-    "fixtures.observation",
-)
+from plugins import DEFAULT_PLUGINS as PLUGINS
 
 
 @dataclass
