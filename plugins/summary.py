@@ -27,6 +27,8 @@ class ResultCollector:
 
 
 COLLECTOR = pytest.StashKey[ResultCollector]()
+# Worst first, so the head of the list is what matters at 3 a.m.; the rest is in the reports.
+MAX_LISTED = 15
 SUMMARY = pytest.StashKey[RunSummary]()
 
 
@@ -79,7 +81,8 @@ def format_summary(
 ) -> list[tuple[str, dict[str, bool]]]:
     """The summary's lines with terminal markup, worst first."""
     lines: list[tuple[str, dict[str, bool]]] = []
-    for result in worst_first(summary.results):
+    problems = worst_first(summary.results)
+    for result in problems[:MAX_LISTED]:
         label = scale.label(result.severity, vocabulary).upper()
         state = "FAIL" if result.outcome == "failed" else "ERROR"
         red = scale.rank(result.severity) >= scale.rank("high")
@@ -101,6 +104,10 @@ def format_summary(
         if result.runbook:
             detail += f" | runbook: {result.runbook}"
         lines.append((detail, {}))
+    if len(problems) > MAX_LISTED:
+        hidden = len(problems) - MAX_LISTED
+        more = f"... {hidden} more problems, none more severe (all in reports/summary.json)"
+        lines.append((more, {}))
     for result in summary.results:
         if result.outcome == "passed" and result.remediation:
             lines.append((f"FIXED {result.check}: {result.remediation}", {"green": True}))
