@@ -85,10 +85,23 @@ class HttpHealthCheck(CheckSpec):
     kind: Literal["http_health"] = "http_health"
     service: str
     path: str | None = None
-    method: Literal["GET", "HEAD"] = "GET"
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    body: dict[str, Any] | None = Field(
+        default=None,
+        description="JSON body for a POST to a query endpoint that changes nothing "
+        "(a policy evaluation); checks never write",
+    )
     authenticated: bool = False
     expect: HttpExpect = Field(default_factory=HttpExpect)
     watch: Watch | None = None
+
+    @model_validator(mode="after")
+    def _post_is_a_query(self) -> HttpHealthCheck:
+        if (self.method == "POST") != (self.body is not None):
+            raise ValueError(
+                "a POST needs a body (a query to an evaluation endpoint), and only a POST has one"
+            )
+        return self
 
     def observation_budget(self, timeout: float) -> float:
         if self.watch is None:

@@ -66,6 +66,7 @@ def environment(stack: SimStack) -> dict[str, Any]:
                 "url": urls["aegis-backend"],
                 "health_path": "/api/v1/health",
                 "timeout": 1.5,
+                "auth": {"type": "bearer", "secret": "k-test"},
             },
             "anomaly": {"url": urls["anomaly-detector"], "timeout": 1.5},
         },
@@ -90,6 +91,15 @@ def environment(stack: SimStack) -> dict[str, Any]:
                 "tags": ["availability"],
                 "component": "backend",
                 "expect": {"json": {"info.database.status": "up", "info.redis.status": "up"}},
+            },
+            "policy-deny": {
+                "kind": "http_health",
+                "service": "backend",
+                "path": "/api/v1/policy/evaluate",
+                "method": "POST",
+                "authenticated": True,
+                "body": {"action": "restart", "resource": "deployments", "namespace": "production"},
+                "expect": {"json": {"decision": "DENY", "executorCalled": False}},
             },
             "anomaly-queue": {
                 "kind": "metric_threshold",
@@ -126,7 +136,7 @@ def test_healthy_systems_pass(tmp_path: Path, stack: SimStack) -> None:
     result = run(tmp_path, stack)
     assert result.ret == 0, result.output[-3000:]
     assert set(result.outcomes().values()) == {"passed"}
-    assert "All clear: 6 passed." in result.output
+    assert "All clear: 7 passed." in result.output
 
 
 def test_down_unhealthy_and_stalled(tmp_path: Path, stack: SimStack) -> None:

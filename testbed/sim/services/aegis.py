@@ -111,6 +111,7 @@ class Backend(SimService):
         app.router.add_get("/api/v1/health/ping", self._ping)
         app.router.add_get("/api/v1/policy", self._list_policies)
         app.router.add_put("/api/v1/policy/{id}", self._put_policy)
+        app.router.add_post("/api/v1/policy/evaluate", self._evaluate)
         app.router.add_get("/metrics", self._metrics)
 
     def dependency_states(self) -> dict[str, str]:
@@ -184,8 +185,34 @@ class Backend(SimService):
         logger.info("%s: policy %s updated", self.name, policy["id"])
         return json_response({"data": policy})
 
+    async def _evaluate(self, request: web.Request) -> web.Response:
+        """Decide an executor action against the policies; evaluation changes nothing."""
+        if self._role(request) is None:
+            return json_response({"error": "Unauthorized"}, status=401)
+        try:
+            ask = await request.json()
+        except ValueError:
+            return json_response({"error": "Body must be JSON"}, status=400)
+        if not isinstance(ask, dict):
+            return json_response({"error": "Body must be a JSON object"}, status=400)
+        for policy in sorted(self._policies.values(), key=lambda p: p["effect"] != "DENY"):
+            if _policy_matches(policy, ask):
+                decision = policy["effect"]
+                return json_response(
+                    {"decision": decision, "policy": policy["name"], "executorCalled": False}
+                )
+        return json_response({"decision": "DENY", "policy": None, "executorCalled": False})
+
     async def _metrics(self, request: web.Request) -> web.Response:
         return self.metrics_response()
+
+
+def _policy_matches(policy: dict[str, Any], ask: dict[str, Any]) -> bool:
+    """A request matches when every policy field is ``*`` or equals the request's value."""
+    for field in ("action", "resource", "namespace"):
+        if policy[field] != "*" and policy[field] != ask.get(field):
+            return False
+    return "*" in policy["roles"] or ask.get("role") in policy["roles"]
 
 
 class AiEngine(SimService):
