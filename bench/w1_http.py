@@ -3,6 +3,7 @@
 Side by side, in one run, each as a whole process (start-up included):
   vigil   -- ``pytest --env=<generated environment>`` (N http_health checks)
   limit   -- a plain asyncio + aiohttp script at concurrency 200 (the limit)
+  floor   -- pytest running N trivial tests (no network): pytest's own cost per test
   naive   -- pytest + requests, one request after another (only for N <= --naive-max)
 Prints medians of --repeat runs, the ratios to the limit, and each process's peak RSS.
 
@@ -59,6 +60,17 @@ LIMIT = textwrap.dedent(
         assert all(results), "a health check failed"
 
     asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    """
+)
+
+# pytest's own floor: N trivial tests, no network. Nothing built on pytest can beat this.
+FLOOR = textwrap.dedent(
+    """
+    import os, pytest
+
+    @pytest.mark.parametrize("i", range(int(os.environ["W1_N"])))
+    def test_nothing(i):
+        assert i >= 0
     """
 )
 
@@ -133,6 +145,7 @@ def main() -> None:
     (work / "server.py").write_text(SERVER)
     (work / "limit.py").write_text(LIMIT)
     (work / "test_naive.py").write_text(NAIVE)
+    (work / "test_floor.py").write_text(FLOOR)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([PYTHON, str(work / "server.py"), str(port)])
@@ -170,6 +183,19 @@ def main() -> None:
                     "checks/test_http.py",
                 ],
             }
+            runners["floor"] = [
+                PYTHON,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-c",
+                "/dev/null",
+                "--rootdir",
+                str(work),
+                str(work / "test_floor.py"),
+            ]
             if n <= args.naive_max:
                 runners["naive"] = [
                     PYTHON,
