@@ -1,4 +1,4 @@
-"""AWS checks: ECS services, CloudWatch metrics/trends/alarms, Logs counts, S3, IAM, SSM, STS.
+"""AWS checks: ECS, CloudWatch, Logs counts, S3, IAM, SSM, STS, Auto Scaling, AWS Backup.
 
 Catalogue kinds ecs_service, cloudwatch_metric, iam_access, and the error_rate, log_pattern
 and backup_freshness items served by CloudWatch Logs and S3. The probes (fixtures.aws) read;
@@ -15,12 +15,15 @@ import pytest
 
 from fixtures.aws import (
     AlarmState,
+    BackupJob,
+    BackupPlans,
     EcsObservation,
     IamListing,
     Identity,
     LogCount,
     MetricSeries,
     S3Listing,
+    ScalingPolicies,
     SsmListing,
     ecs_problems,
     policy_matches,
@@ -28,6 +31,9 @@ from fixtures.aws import (
 )
 from fixtures.verdict import fail, judge, judge_each
 from plugins.schema.aws import (
+    AutoscalingPolicyCheck,
+    AwsBackupJobCheck,
+    AwsBackupPlansCheck,
     AwsIdentityCheck,
     CloudWatchAlarmCheck,
     CloudWatchLogsCountCheck,
@@ -283,4 +289,80 @@ def test_aws_identity(check: AwsIdentityCheck, observation: Identity) -> None:
             f"aws {check.target}: caller {observation.arn} does not match {check.arn_pattern}",
             observed=observation.arn,
             expected=check.arn_pattern,
+        )
+
+
+@pytest.mark.kind("autoscaling_policy")
+@pytest.mark.severity("medium")
+def test_autoscaling_policy(check: AutoscalingPolicyCheck, observation: ScalingPolicies) -> None:
+    where = f"{check.namespace} {observation.resource_id}"
+    policy = observation.named
+    if policy is None:
+        others = ", ".join(p.name for p in observation.on_resource) or "none"
+        fail(
+            f"scaling policy {check.policy} not found on {where} (policies there: {others})",
+            observed="missing",
+            expected=check.policy,
+        )
+    if policy.dimension != check.dimension:
+        fail(
+            f"scaling policy {check.policy} on {where} scales {policy.dimension},"
+            f" expected {check.dimension}",
+            observed=policy.dimension,
+            expected=check.dimension,
+        )
+    if check.policy_type is not None and policy.policy_type != check.policy_type:
+        fail(
+            f"scaling policy {check.policy} on {where} is {policy.policy_type},"
+            f" expected {check.policy_type}",
+            observed=policy.policy_type,
+            expected=check.policy_type,
+        )
+
+
+@pytest.mark.kind("aws_backup_plans")
+@pytest.mark.severity("medium")
+def test_aws_backup_plans(check: AwsBackupPlansCheck, observation: BackupPlans) -> None:
+    missing = [name for name in check.plans if name not in observation.names]
+    if missing or not observation.names:
+        fail(
+            f"aws {check.target}: backup plan(s) missing: {', '.join(missing) or 'any plan'}",
+            observed=", ".join(observation.names) or "no plans",
+            expected=", ".join(check.plans) or "at least one plan",
+        )
+    problems: list[str] = []
+    for rule in observation.rules:
+        days = rule.delete_after_days
+        label = f"{rule.plan}/{rule.rule}"
+        if days is None:
+            problems.append(f"{label} has no retention (kept forever)")
+        elif check.min_days is not None and days < check.min_days:
+            problems.append(f"{label} keeps {days}d < {check.min_days}d")
+        elif check.max_days is not None and days > check.max_days:
+            problems.append(f"{label} keeps {days}d > {check.max_days}d")
+    if problems:
+        fail(
+            f"aws {check.target}: backup retention: {'; '.join(problems)}",
+            observed=f"{len(problems)} rule(s) off",
+            expected="every rule has a lifecycle within bounds",
+        )
+
+
+@pytest.mark.kind("aws_backup_job")
+@pytest.mark.severity("high")
+def test_aws_backup_job(check: AwsBackupJobCheck, observation: BackupJob) -> None:
+    scope = check.vault or check.resource_type or check.target
+    if observation.job_id is None:
+        fail(
+            f"aws backup {scope}: no backup job in the last {observation.window}",
+            observed="no job",
+            expected="COMPLETED",
+        )
+    if observation.state != "COMPLETED":
+        said = f": {observation.status_message}" if observation.status_message else ""
+        fail(
+            f"aws backup {scope}: latest job {observation.job_id} ({observation.resource})"
+            f" is {observation.state}{said}",
+            observed=str(observation.state),
+            expected="COMPLETED",
         )

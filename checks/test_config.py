@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.config import DriftFacts, ValidationRun
+from fixtures.config import DriftFacts, KeyFacts, ValidationRun
 from fixtures.verdict import fail
-from plugins.schema.config import ConfigDriftCheck, ConfigValidateCheck
+from plugins.schema.config import ConfigDriftCheck, ConfigKeysCheck, ConfigValidateCheck
 
 
 def _note(request: pytest.FixtureRequest, text: str) -> None:
@@ -55,3 +55,25 @@ def test_config_validate(
             expected=f"exit {wanted}",
         )
     _note(request, f"exit {observation.status} in {observation.elapsed_s:.2f}s")
+
+
+@pytest.mark.kind("config_keys")
+@pytest.mark.severity("medium")
+def test_config_keys(
+    check: ConfigKeysCheck, observation: KeyFacts, request: pytest.FixtureRequest
+) -> None:
+    what = f"{observation.path} on {observation.host}"
+    problems = []
+    if observation.missing:
+        problems.append(f"not set: {', '.join(observation.missing)}")
+    if observation.empty:
+        problems.append(f"empty: {', '.join(observation.empty)}")
+    if observation.unmatched:
+        problems.append(f"no line matches: {', '.join(observation.unmatched)}")
+    if problems:
+        fail(
+            f"{what}: {'; '.join(problems)}",
+            observed=f"{observation.present}/{len(check.keys)} keys set",
+            expected=f"{len(check.keys)} keys set, {len(check.lines)} lines present",
+        )
+    _note(request, f"{observation.present} keys set, {len(check.lines)} lines present")

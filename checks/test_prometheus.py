@@ -7,6 +7,7 @@ judge. Informational entries (runbook review steps) never fail: they record what
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from fixtures.prometheus import (
     AlertList,
     QueryResult,
+    Routing,
     RuleSet,
     SilenceList,
     TargetList,
@@ -26,6 +28,7 @@ from fixtures.prometheus import (
 from fixtures.verdict import fail
 from plugins.schema.prometheus import (
     ActiveAlertsCheck,
+    AlertmanagerRoutingCheck,
     AlertmanagerSilencesCheck,
     PrometheusRulesCheck,
     PrometheusTargetsCheck,
@@ -237,3 +240,41 @@ def test_alertmanager_silences(
                 expected=f"an active silence for {_selector(check.require)}",
             )
     _report(record_property, f"{len(current)} silences", f"silences: {listed}")
+
+
+@pytest.mark.kind("alertmanager_routing")
+@pytest.mark.severity("high")
+def test_alertmanager_routing(check: AlertmanagerRoutingCheck, observation: Routing) -> None:
+    problems: list[str] = []
+    for expectation, delivery in zip(check.routes, observation.deliveries, strict=True):
+        shown = ",".join(f"{k}={v}" for k, v in sorted(delivery.labels.items()))
+        reached = ", ".join(
+            f"{name} ({'/'.join(delivery.integrations[name]) or 'no integration'})"
+            for name in delivery.receivers
+        )
+        fitting = [
+            name
+            for name in delivery.receivers
+            if (expectation.receiver is None or fnmatch.fnmatchcase(name, expectation.receiver))
+            and (
+                not expectation.integrations
+                or set(expectation.integrations) & set(delivery.integrations[name])
+            )
+        ]
+        if not fitting:
+            wanted = expectation.receiver or "/".join(expectation.integrations)
+            problems.append(f"{{{shown}}} reaches {reached}, expected {wanted}")
+    if check.separate:
+        seen: dict[str, str] = {}
+        for delivery in observation.deliveries:
+            shown = ",".join(f"{k}={v}" for k, v in sorted(delivery.labels.items()))
+            for name in delivery.receivers:
+                if name in seen and seen[name] != shown:
+                    problems.append(f"{{{shown}}} and {{{seen[name]}}} share receiver {name}")
+                seen.setdefault(name, shown)
+    if problems:
+        fail(
+            f"alertmanager routing ({observation.url}): {'; '.join(problems)}",
+            observed=f"{len(problems)} route(s) off",
+            expected="each alert class to its own receiver",
+        )

@@ -1,4 +1,4 @@
-"""Redis checks (catalogue kind db_redis): PING, memory, INFO fields, persistence.
+"""Redis checks (catalogue kind db_redis): PING, memory, INFO fields, persistence, CONFIG.
 
 The probes (fixtures.redis) only read; Vigil never runs FLUSHDB, SAVE or CONFIG SET.
 """
@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.redis import RedisField, RedisMemory, RedisPersistence, RedisPong
+from fixtures.redis import (
+    RedisConfigValue,
+    RedisField,
+    RedisMemory,
+    RedisPersistence,
+    RedisPong,
+    same_config_value,
+)
 from fixtures.verdict import fail, judge
 from plugins.schema.base import Bands, duration_seconds
 from plugins.schema.redis import (
+    RedisConfigCheck,
     RedisInfoCheck,
     RedisMemoryCheck,
     RedisPersistenceCheck,
@@ -122,3 +130,15 @@ def test_redis_persistence(check: RedisPersistenceCheck, observation: RedisPersi
 
 def _bound(limit: float, unit: str = "") -> Bands:
     return Bands(crit=limit, unit=unit)
+
+
+@pytest.mark.kind("redis_config")
+@pytest.mark.severity("medium")
+def test_redis_config(check: RedisConfigCheck, observation: RedisConfigValue) -> None:
+    if not same_config_value(check.expected, observation.value):
+        fail(
+            f"redis {observation.target}: CONFIG GET {observation.parameter} ="
+            f" {observation.value}, expected {check.expected}",
+            observed=observation.value,
+            expected=str(check.expected),
+        )

@@ -326,3 +326,58 @@ class AwsIdentityCheck(AwsCheck):
     kind: Literal["aws_identity"] = "aws_identity"
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     arn_pattern: str | None = Field(default=None, description="regex the caller ARN must match")
+
+
+@check_kind("autoscaling_policy")
+class AutoscalingPolicyCheck(AwsCheck):
+    """An Application Auto Scaling policy exists on the stated resource and dimension.
+
+    ``describe-scaling-policies``: the policy named ``policy`` has ``policy_type`` and sits on
+    ``resource_id`` / ``dimension`` of ``namespace``.
+    """
+
+    probe: ClassVar[str] = "fixtures.aws:probe_autoscaling_policy"
+    kind: Literal["autoscaling_policy"] = "autoscaling_policy"
+    namespace: str = Field(default="ecs", description="ecs, dynamodb, rds, ...")
+    resource_id: str = Field(description="e.g. service/CLUSTER/SERVICE")
+    dimension: str = Field(description="e.g. ecs:service:DesiredCount")
+    policy: str
+    policy_type: Literal["StepScaling", "TargetTrackingScaling", "PredictiveScaling"] | None = None
+
+    def subject(self) -> str:
+        return self.component or f"autoscaling/{self.resource_id}"
+
+
+@check_kind("aws_backup_plans")
+class AwsBackupPlansCheck(AwsCheck):
+    """AWS Backup plans exist and every rule has a retention (lifecycle ``DeleteAfterDays``).
+
+    ``plans`` names the plans required (none: every plan, at least one); ``min_days`` and
+    ``max_days`` bound each rule's retention.
+    """
+
+    probe: ClassVar[str] = "fixtures.aws:probe_backup_plans"
+    kind: Literal["aws_backup_plans"] = "aws_backup_plans"
+    plans: list[str] = Field(default_factory=list, description="plan names; none: all")
+    min_days: int | None = Field(default=None, ge=1)
+    max_days: int | None = Field(default=None, ge=1)
+
+    def subject(self) -> str:
+        return self.component or f"backup/{self.target}"
+
+
+@check_kind("aws_backup_job")
+class AwsBackupJobCheck(AwsCheck):
+    """The latest AWS Backup job (of a vault or resource type) within ``window`` is COMPLETED.
+
+    ``list-backup-jobs --by-created-after``, then the newest job's ``State``.
+    """
+
+    probe: ClassVar[str] = "fixtures.aws:probe_backup_job"
+    kind: Literal["aws_backup_job"] = "aws_backup_job"
+    window: Duration = "24h"
+    vault: str | None = None
+    resource_type: str | None = Field(default=None, description="e.g. RDS, EFS, EC2")
+
+    def subject(self) -> str:
+        return self.component or f"backup/{self.vault or self.target}"

@@ -78,3 +78,28 @@ class ConfigValidateCheck(CheckSpec):
 
     def subject(self) -> str:
         return self.component or PurePosixPath(self.command[0]).name
+
+
+@check_kind("config_keys")
+class ConfigKeysCheck(HostCheck):
+    """Settings in a file are present and non-empty; their values are never read out.
+
+    Reads ``KEY=value`` (shell, ``.env``, ``export KEY=...``) and ``key = value`` (ini)
+    lines; a ``${VAR:-default}`` or quoted value counts as set when not empty. With
+    ``lines``, each regex must match some non-comment line (a crontab entry).
+    """
+
+    probe: ClassVar[str] = "fixtures.config:probe_keys"
+    kind: Literal["config_keys"] = "config_keys"
+    path: str = Field(pattern=r"^/")
+    keys: list[str] = Field(default_factory=list, description="names that must be set")
+    lines: list[str] = Field(default_factory=list, description="regexes a line must match")
+
+    @model_validator(mode="after")
+    def _something_required(self) -> ConfigKeysCheck:
+        if not self.keys and not self.lines:
+            raise ValueError("give keys, lines, or both")
+        return self
+
+    def subject(self) -> str:
+        return self.component or PurePosixPath(self.path).name

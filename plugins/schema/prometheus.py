@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from plugins.schema.base import Bands, CheckSpec, Duration, duration_seconds
+from plugins.schema.base import Bands, CheckSpec, Duration, StrictModel, duration_seconds
 from plugins.schema.registry import check_kind
 
 Aggregate = Literal["each", "max", "min", "sum"]
@@ -159,3 +159,28 @@ class AlertmanagerSilencesCheck(ServiceCheck):
     probe: ClassVar[str] = "fixtures.prometheus:probe_silences"
     kind: Literal["alertmanager_silences"] = "alertmanager_silences"
     require: dict[str, str] | None = None
+
+
+class RouteExpectation(StrictModel):
+    """Where an alert with these labels must be delivered."""
+
+    labels: dict[str, str] = Field(min_length=1, description="e.g. {severity: critical}")
+    receiver: str | None = Field(default=None, description="receiver name (glob)")
+    integrations: list[
+        Literal["pagerduty", "slack", "email", "webhook", "opsgenie", "msteams", "victorops"]
+    ] = Field(default_factory=list, description="the receiver has at least one of these")
+
+
+@check_kind("alertmanager_routing")
+class AlertmanagerRoutingCheck(ServiceCheck):
+    """Alertmanager's loaded route tree sends each labelled alert to the expected receiver.
+
+    Reads ``GET /api/v2/status`` (the running configuration, secrets masked) and walks the
+    route tree as Alertmanager does. ``separate: true`` also requires the expectations'
+    receivers to differ (warnings kept out of the paging channel).
+    """
+
+    probe: ClassVar[str] = "fixtures.prometheus:probe_routing"
+    kind: Literal["alertmanager_routing"] = "alertmanager_routing"
+    routes: list[RouteExpectation] = Field(min_length=1)
+    separate: bool = False

@@ -101,3 +101,16 @@ class RedisPersistenceCheck(RedisCheck):
     expect: Literal["rdb", "aof", "rdb+aof", "any"] = "any"
     max_unsaved_changes: int | None = Field(default=None, ge=0)
     max_save_age: Duration | None = Field(default=None, description="age of the last snapshot")
+
+
+@check_kind("redis_config")
+class RedisConfigCheck(RedisCheck):
+    """``CONFIG GET parameter`` equals the expected value (read-only; drift detection).
+
+    Memory sizes compare as bytes, as Redis does: ``expected: 512mb`` matches ``536870912``.
+    """
+
+    probe: ClassVar[str] = "fixtures.redis:probe_config"
+    kind: Literal["redis_config"] = "redis_config"
+    parameter: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$", description="e.g. maxmemory")
+    expected: str | int

@@ -12,7 +12,8 @@ Options (``testbed.options.aws``): ``environment``, ``region``, ``faults``:
 ``ecs_running: {service: n}``, ``failed_tasks: {service: n}``, ``cpu_high: [service]``,
 ``memory_leak: [service]``, ``error_events: n``, ``no_backup_today: true``,
 ``forbidden_policy: {role: policy}``, ``trust_account: {role: account}``,
-``missing_parameters: [name]``, ``alarm_state: ALARM``. Services are named short
+``missing_parameters: [name]``, ``alarm_state: ALARM``, ``no_scaling_policy: true``,
+``backup_keep_forever: true`` (the backup plan's rule loses its lifecycle). Services are named short
 (``threat-hunter``) or in full.
 
 Variables: ``MOTO_ENDPOINT_URL``, ``MOTO_REGION``, ``MOTO_ACCESS_KEY_ID``,
@@ -204,6 +205,8 @@ def seed_acso(
         "trust_account",
         "missing_parameters",
         "alarm_state",
+        "no_scaling_policy",
+        "backup_keep_forever",
     }
     if set(faults) - known:
         raise TestbedError(f"aws: unknown fault(s) {sorted(set(faults) - known)}")
@@ -213,6 +216,8 @@ def seed_acso(
     _seed_metrics(server, environment, region, faults, now, rng)
     _seed_logs(server, environment, region, faults, now, rng)
     _seed_backups(server, environment, region, faults, now)
+    _seed_backup_plan(server, environment, region, faults)
+    _seed_autoscaling(server, environment, region, faults)
     _seed_iam(server, environment, region, faults)
     _seed_ssm(server, environment, region, faults)
     logger.info(
@@ -472,6 +477,52 @@ def _seed_backups(
         s3.put_object(
             Bucket=bucket, Key=f"{prefix}acso-{environment}-config.tar.gz", Body=_payload(8192, 2)
         )
+
+
+def _seed_backup_plan(
+    server: MotoServer, environment: str, region: str, faults: dict[str, Any]
+) -> None:
+    # moto answers AWS Backup plans and vaults, not backup jobs (no server here does).
+    backup = client(server, "backup", region)
+    vault = f"acso-{environment}-vault"
+    backup.create_backup_vault(BackupVaultName=vault)
+    rule: dict[str, Any] = {
+        "RuleName": "daily",
+        "TargetBackupVaultName": vault,
+        "ScheduleExpression": "cron(0 3 * * ? *)",
+    }
+    if not faults.get("backup_keep_forever"):
+        rule["Lifecycle"] = {"DeleteAfterDays": 30}
+    backup.create_backup_plan(
+        BackupPlan={"BackupPlanName": f"acso-{environment}-daily", "Rules": [rule]}
+    )
+
+
+def _seed_autoscaling(
+    server: MotoServer, environment: str, region: str, faults: dict[str, Any]
+) -> None:
+    # The runbook's scale-up policy on the supervisor service (scale-up-policy.json is not
+    # in the runbook: one step of +1 task).
+    if faults.get("no_scaling_policy"):
+        return
+    scaling = client(server, "application-autoscaling", region)
+    resource = f"service/acso-{environment}-cluster/{full_name(environment, 'supervisor')}"
+    target = {
+        "ServiceNamespace": "ecs",
+        "ResourceId": resource,
+        "ScalableDimension": "ecs:service:DesiredCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=10)
+    scaling.put_scaling_policy(
+        PolicyName="acso-supervisor-scale-up",
+        PolicyType="StepScaling",
+        StepScalingPolicyConfiguration={
+            "AdjustmentType": "ChangeInCapacity",
+            "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+            "Cooldown": 300,
+        },
+        **target,
+    )
 
 
 def _policy(iam: Any, name: str, actions: list[str], path: str = "/") -> str:

@@ -11,6 +11,12 @@ What the runbook's host checks read, created for the demo::
     var/log/anomaly-detector/*.log           logs
     etc/ssl/certs/anomaly-detector.crt       issued by a throwaway CA (with its CA file)
     etc/prometheus/alerts.yml                alert rules for ``promtool check rules``
+    opt/aegis/infrastructure/scripts/backup.sh   AEGIS's backup settings (never run)
+    etc/cron.d/aegis-backup                  its schedule
+    opt/acso/scripts/production-validation.py, usr/local/bin/pip-audit   stand-ins
+
+Options (``testbed.options.hostfiles``): ``cert_days``, ``backup_retention_days`` ("" leaves
+RETENTION_DAYS empty), ``backup_scheduled`` (false: no crontab entry).
 
 The ``anomaly-detector`` user and group are created when running as root and missing (a
 system account with no login shell); otherwise the current user and group own the files.
@@ -29,6 +35,7 @@ import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
@@ -90,6 +97,71 @@ sys.path.insert(0, {root!r})
 from testbed.parts.hostfiles import main
 sys.exit(main(sys.argv[1:]))
 """
+
+# AEGIS's backup script (seed 001, "Configure BACKUP_DIR, credentials ..., RETENTION_DAYS").
+BACKUP_SCRIPT = """\
+#!/bin/sh
+# AEGIS database backup (Vigil demo testbed stand-in: never run by the demo).
+BACKUP_DIR="{root}/var/backups/aegis"
+BACKEND_DB_PASSWORD="{password}"
+RETENTION_DAYS="{retention}"
+pg_dump aegis_db | gzip > "$BACKUP_DIR/aegis-$(date +%Y%m%d).sql.gz"
+find "$BACKUP_DIR" -name '*.sql.gz' -mtime +"$RETENTION_DAYS" -delete
+"""
+# Stand-ins for commands the demo host cannot run for real: ACSO's DR validation script
+# (needs a restored production stack) and pip-audit (needs PyPI's advisory database).
+STAND_IN = """\
+#!{python}
+# Stand-in for {what} (Vigil demo testbed, a simulation): reports success.
+import sys
+print({said!r})
+sys.exit(0)
+"""
+
+
+@dataclass(frozen=True)
+class OpsFiles:
+    """The backup script, its crontab, and the stand-in validation commands."""
+
+    backup_script: Path
+    crontab: Path
+    dr_validation: Path
+    pip_audit: Path
+
+    def variables(self) -> dict[str, str]:
+        """``HOSTFILES_BACKUP_SCRIPT``, ``_BACKUP_CRONTAB``, ``_DR_VALIDATION``, ``_PIP_AUDIT``."""
+        return {
+            "HOSTFILES_BACKUP_SCRIPT": str(self.backup_script),
+            "HOSTFILES_BACKUP_CRONTAB": str(self.crontab),
+            "HOSTFILES_DR_VALIDATION": str(self.dr_validation),
+            "HOSTFILES_PIP_AUDIT": str(self.pip_audit),
+        }
+
+
+def build_ops_files(root: Path, retention: str = "7", scheduled: bool = True) -> OpsFiles:
+    """Write the backup script and crontab (``retention=""``/``scheduled`` make faults)."""
+    files = OpsFiles(
+        root / "opt/aegis/infrastructure/scripts/backup.sh",
+        root / "etc/cron.d/aegis-backup",
+        root / "opt/acso/scripts/production-validation.py",
+        root / "usr/local/bin/pip-audit",
+    )
+    for path in (files.backup_script, files.crontab, files.dr_validation, files.pip_audit):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    (root / "var/backups/aegis").mkdir(parents=True, exist_ok=True)
+    files.backup_script.write_text(
+        BACKUP_SCRIPT.format(root=root, password=secrets.token_urlsafe(18), retention=retention)
+    )
+    files.backup_script.chmod(0o700)
+    entry = f"30 2 * * * root {files.backup_script} >> /var/log/aegis-backup.log 2>&1\n"
+    files.crontab.write_text("# AEGIS nightly backup\n" + (entry if scheduled else ""))
+    for path, what, said in (
+        (files.dr_validation, "scripts/production-validation.py", "validation passed"),
+        (files.pip_audit, "pip-audit", "No known vulnerabilities found"),
+    ):
+        path.write_text(STAND_IN.format(python=sys.executable, what=what, said=said))
+        path.chmod(0o755)
+    return files
 
 
 @dataclass(frozen=True)
@@ -278,6 +350,12 @@ def start(spec: Mapping[str, Any], running: RunningTestbed) -> None:
     running.stoppers.append(lambda: stop_daemon(process))
     running.variables.update(layout.variables())
     running.variables["HOSTFILES_DETECTOR_PORT"] = str(port)
+    ops = build_ops_files(
+        root,
+        retention=str(options.get("backup_retention_days", "7")),
+        scheduled=bool(options.get("backup_scheduled", True)),
+    )
+    running.variables.update(ops.variables())
 
 
 # --- the stand-in CLI ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ and the applications' owners ``aegis_user`` and ``aureus``. Everyone but the loc
 superuser authenticates with a password (scram-sha-256). The audit tables hold recent
 rows. ``testbed.options.postgres`` sets ``max_connections`` and the degraded demo's faults:
 ``hold_connections``, ``idle_in_transaction``, ``long_query_seconds``,
-``pending_max_connections``, ``stale_audit_hours``.
+``pending_max_connections``, ``stale_audit_hours``, ``unexplained_policy_change``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ CREATE TABLE policy_audit_logs (
 CREATE TABLE audit_events (
     id bigserial PRIMARY KEY, event_type text NOT NULL, actor text NOT NULL,
     source_ip inet NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
-GRANT SELECT ON action_audit_logs, policy_audit_logs, audit_events TO vigil;
+CREATE TABLE policy_changes (
+    id bigserial PRIMARY KEY, policy_name text NOT NULL, changed_by text NOT NULL,
+    change_ticket text, changed_at timestamptz NOT NULL DEFAULT now());
+GRANT SELECT ON action_audit_logs, policy_audit_logs, audit_events, policy_changes TO vigil;
 """
 # One action every 3 minutes over the last day, the newest a minute old (plus any shift);
 # %% is the modulo operator, escaped because the statements take parameters.
@@ -78,7 +81,16 @@ SELECT 'login', (ARRAY['alice@aegis.example', 'bob@aegis.example'])[1 + g %% 2],
        (ARRAY['10.20.0.15', '10.20.0.16'])[1 + g %% 2]::inet,
        now() - make_interval(mins => 7 + 30 * g) - %(shift)s::float8 * interval '1 hour'
 FROM generate_series(0, 47) AS g;
+INSERT INTO policy_changes (policy_name, changed_by, change_ticket, changed_at)
+SELECT (ARRAY['restart-allowed', 'scale-limits'])[1 + g %% 2], 'alice@aegis.example',
+       'CHG-' || (1000 + g), now() - make_interval(hours => 3 + 20 * g)
+FROM generate_series(0, 5) AS g;
 """
+# An edit of a policy outside change control: who made it is known, why is not.
+UNEXPLAINED_POLICY_CHANGE = (
+    "INSERT INTO policy_changes (policy_name, changed_by, change_ticket, changed_at)"
+    " VALUES ('restart-allowed', 'unknown@aegis.example', NULL, now() - interval '10 minutes')"
+)
 AUREUS_SCHEMA = """
 CREATE TABLE signatures (
     id bigserial PRIMARY KEY, name text NOT NULL, pattern text NOT NULL,
@@ -152,6 +164,8 @@ def launch(max_connections: int = 200, workdir: Path | None = None) -> DemoPostg
     try:
         with demo.admin() as conn:
             conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            # AEGIS-C's tuning step (ALTER SYSTEM SET shared_buffers = '256MB'), applied.
+            conn.execute("ALTER SYSTEM SET shared_buffers = '256MB'")
             # In the configuration, not on the command line, as in production: a later
             # ALTER SYSTEM then really waits for a restart.
             conn.execute(
@@ -215,6 +229,9 @@ def inject_faults(demo: DemoPostgres, options: Mapping[str, Any]) -> None:
         with demo.admin() as conn:
             conn.execute(sql.SQL("ALTER SYSTEM SET max_connections = {}").format(int(pending)))
             conn.execute("SELECT pg_reload_conf()")
+    if options.get("unexplained_policy_change"):
+        with demo.admin("aegis_db") as conn:
+            conn.execute(UNEXPLAINED_POLICY_CHANGE)
 
 
 def _app_connection(demo: DemoPostgres, application: str) -> psycopg.Connection[Any]:

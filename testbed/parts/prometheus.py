@@ -14,6 +14,7 @@ Options (``testbed.options.prometheus``):
     node_exporter: true      also run and scrape node_exporter
     maintenance_silence: true  silence HighLatency for 2 h ("Planned maintenance - [TICKET-123]")
     scrape: {job: [host:port]}  extra scrape targets (other parts' exporters)
+    flat_routing: false      one receiver for every alert (no severity routes: a fault)
 Variables: PROMETHEUS_URL, ALERTMANAGER_URL, PUSHGATEWAY_URL, NODE_EXPORTER_URL.
 """
 
@@ -33,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from testbed.demo import RunningTestbed, TestbedError, variable_name
 from testbed.services import (
@@ -357,13 +360,51 @@ def simulator_urls(variables: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+# Nothing listens on the discard port: notifications fail locally, never leave the machine.
+_NOWHERE = "http://127.0.0.1:9/"
+
+
+class RoutedAlertmanager(AlertmanagerServer):
+    """Alertmanager with AEGIS's routing: critical pages (PagerDuty + Slack), warning to Slack.
+
+    Receivers point at a dead loopback port; the demo reads the route tree, not deliveries.
+    """
+
+    def __init__(self, workdir: Path, port: int, flat: bool = False) -> None:
+        super().__init__(workdir, port)
+        self.flat = flat
+
+    def prepare(self) -> None:
+        super().prepare()
+        config = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        config["receivers"] += [
+            {
+                "name": "oncall-pager",
+                "pagerduty_configs": [{"routing_key": "demo-routing-key", "url": _NOWHERE}],
+                "slack_configs": [{"api_url": _NOWHERE, "channel": "#aegis-critical"}],
+            },
+            {
+                "name": "warnings-channel",
+                "slack_configs": [{"api_url": _NOWHERE, "channel": "#aegis-warnings"}],
+            },
+        ]
+        if not self.flat:
+            config["route"]["routes"] = [
+                {"matchers": ['severity="critical"'], "receiver": "oncall-pager"},
+                {"matchers": ['severity="warning"'], "receiver": "warnings-channel"},
+            ]
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
 def start_observability(sim_urls: Mapping[str, str], options: Mapping[str, Any]) -> Observability:
     """Start Prometheus first, then Alertmanager, Pushgateway and node_exporter; wait for data."""
     _require_binaries(bool(options.get("node_exporter", True)))
     leak = [str(job) for job in options.get("leak") or []]
     _check_leak(leak)
     workdir = Path(tempfile.mkdtemp(prefix="vigil-prometheus-"))
-    alertmanager = AlertmanagerServer(workdir / "alertmanager", port=free_port())
+    alertmanager = RoutedAlertmanager(
+        workdir / "alertmanager", free_port(), flat=bool(options.get("flat_routing", False))
+    )
     pushgateway = PushgatewayServer(workdir / "pushgateway", port=free_port())
     node = (
         NodeExporterServer(workdir / "node", port=free_port())

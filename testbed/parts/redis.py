@@ -27,6 +27,9 @@ from testbed.services.waiting import WaitTimeout, wait_until
 
 logger = logging.getLogger(__name__)
 
+# AEGIS-C's tuning step (CONFIG SET maxmemory 512mb), applied in the server's configuration.
+DEFAULT_MAXMEMORY = "512mb"
+
 MONITOR_USER = "vigil"
 # What the probes send: AUTH and CLIENT SETNAME on connect, then only reads.
 MONITOR_COMMANDS = "-@all +auth +ping +info +time +config|get +client|setname +select"
@@ -49,7 +52,7 @@ class DemoRedis:
 def start(spec: Mapping[str, Any], running: RunningTestbed) -> None:
     options = dict((spec.get("options") or {}).get("redis") or {})
     demo = launch(
-        maxmemory=str(options.get("maxmemory", "64mb")),
+        maxmemory=str(options.get("maxmemory", DEFAULT_MAXMEMORY)),
         persistence=bool(options.get("persistence", True)),
     )
     running.stoppers.append(demo.stop)

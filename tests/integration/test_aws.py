@@ -43,6 +43,8 @@ STAGING = {
     "trust_account": {"execution-role": "999988887777"},
     "missing_parameters": ["/acso/staging/database/url"],
     "alarm_state": "ALARM",
+    "no_scaling_policy": True,
+    "backup_keep_forever": True,
 }
 # The fake endpoint's answer, chosen by the access key id the request is signed with.
 FAKE_ANSWERS = {
@@ -300,6 +302,33 @@ def run(moto: MotoServer, fake_aws: str, workdir: Path) -> VigilRun:
             "allowed": [],
             "missing_ok": True,
         },
+        "prod-autoscaling": {
+            "kind": "autoscaling_policy",
+            "target": "production",
+            "resource_id": "service/acso-production-cluster/acso-production-supervisor",
+            "dimension": "ecs:service:DesiredCount",
+            "policy": "acso-supervisor-scale-up",
+            "policy_type": "StepScaling",
+        },
+        "prod-backup-plans": {
+            "kind": "aws_backup_plans",
+            "target": "production",
+            "plans": ["acso-production-daily"],
+            "min_days": 7,
+        },
+        "staging-autoscaling": {
+            "kind": "autoscaling_policy",
+            "target": "staging",
+            "resource_id": "service/acso-staging-cluster/acso-staging-supervisor",
+            "dimension": "ecs:service:DesiredCount",
+            "policy": "acso-supervisor-scale-up",
+        },
+        "staging-backup-plans": {
+            "kind": "aws_backup_plans",
+            "target": "staging",
+            "plans": ["acso-staging-daily"],
+        },
+        "moto-backup-job": {"kind": "aws_backup_job", "target": "production"},
         "missing-log-group": {
             "kind": "cloudwatch_logs_count",
             "target": "production",
@@ -333,7 +362,7 @@ def run(moto: MotoServer, fake_aws: str, workdir: Path) -> VigilRun:
 
 def test_healthy_production_passes(run: VigilRun) -> None:
     healthy = [name for name in run.outcomes() if name.startswith(("prod-", "aureus-"))]
-    assert len(healthy) == 18, healthy
+    assert len(healthy) == 20, healthy
     failing = {
         name: run.result(name)["message"] for name in healthy if run.outcomes()[name] != "passed"
     }
@@ -418,6 +447,28 @@ def test_missing_backup_today_fails(run: VigilRun) -> None:
     assert result["outcome"] == "failed"
     assert f"s3://acso-staging-backups/{today}/*: 0 backup objects" in result["message"]
     assert "today's backup is missing" in result["message"]
+
+
+def test_missing_scaling_policy_and_endless_retention_fail(run: VigilRun) -> None:
+    scaling = run.result("staging-autoscaling")
+    assert (scaling["outcome"], scaling["severity"]) == ("failed", "medium"), scaling
+    assert scaling["message"] == (
+        "scaling policy acso-supervisor-scale-up not found on ecs"
+        " service/acso-staging-cluster/acso-staging-supervisor (policies there: none)"
+    )
+    plans = run.result("staging-backup-plans")
+    assert plans["outcome"] == "failed"
+    assert plans["message"] == (
+        "aws staging: backup retention: acso-staging-daily/daily has no retention (kept forever)"
+    )
+
+
+def test_backup_jobs_unanswered_by_moto_is_an_error(run: VigilRun) -> None:
+    # moto implements AWS Backup plans but not jobs: its 404 page becomes one plain reason.
+    job = run.result("moto-backup-job")
+    assert (job["outcome"], job["severity"]) == ("error", "high"), job
+    assert "AWS Backup API not available at endpoint http://127.0.0.1:" in job["message"]
+    assert "<html" not in job["message"].lower()
 
 
 def test_forbidden_policy_and_foreign_trust_fail(run: VigilRun) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from fixtures.config import mask_secrets, masked_diff, recorded_checksum, run_here
 from fixtures.observe import ObservationError
-from testbed.parts.hostfiles import CONFIG_TEXT, AppLayout, build_layout
+from testbed.parts.hostfiles import CONFIG_TEXT, AppLayout, build_layout, build_ops_files
 from testbed.services import ServiceStartError, SshServer, start_sshd
 from tests.support import VigilRun, run_vigil
 
@@ -69,6 +69,10 @@ def run(tmp_path_factory: pytest.TempPathFactory, sshd: SshServer, layout: AppLa
         "groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: up ==\n"
     )
     box = {"host": "box"}
+    ops = build_ops_files(layout.root)
+    broken = build_ops_files(work / "broken", retention="", scheduled=False)
+    backup_keys = ["BACKUP_DIR", "BACKEND_DB_PASSWORD", "RETENTION_DAYS"]
+    cron_line = [r"^\s*[0-9*@].*\bbackup\.sh\b"]
     validator = str(layout.validator)
     leak = "import sys; sys.stderr.write('login failed: password=hunter2\\n'); sys.exit(2)"
     checks: dict[str, dict[str, Any]] = {
@@ -101,6 +105,17 @@ def run(tmp_path_factory: pytest.TempPathFactory, sshd: SshServer, layout: AppLa
         "validate-missing": {"kind": "config_validate", "command": ["no-such-validator", "-t"]},
         "validate-missing-remote": {"kind": "config_validate", **box,
                                     "command": ["no-such-validator", "-t"]},
+        "backup-keys-ok": {"kind": "config_keys", **box, "path": str(ops.backup_script),
+                           "keys": backup_keys},
+        "backup-cron-ok": {"kind": "config_keys", **box, "path": str(ops.crontab),
+                           "lines": cron_line},
+        "backup-keys-bad": {"kind": "config_keys", "host": "local",
+                            "path": str(broken.backup_script),
+                            "keys": [*backup_keys, "BACKUP_ENCRYPTION_KEY"]},
+        "backup-cron-bad": {"kind": "config_keys", "host": "local", "path": str(broken.crontab),
+                            "lines": cron_line},
+        "dr-validation-stand-in": {"kind": "config_validate",
+                                   "command": [str(ops.dr_validation), "--region", "us-west-2"]},
         "validate-hangs": {"kind": "config_validate", "command": ["sleep", "30"], "timeout": 1},
         "validate-hangs-remote": {"kind": "config_validate", **box, "command": ["sleep", "30"],
                                   "timeout": 1},
@@ -120,10 +135,41 @@ def run(tmp_path_factory: pytest.TempPathFactory, sshd: SshServer, layout: AppLa
 
 @pytest.mark.parametrize(
     "name",
-    ["drift-ok", "checksum-ok", "sha-ok", "validate-ok", "validate-rules-ok", "validate-codes"],
+    [
+        "drift-ok",
+        "checksum-ok",
+        "sha-ok",
+        "validate-ok",
+        "validate-rules-ok",
+        "validate-codes",
+        "backup-keys-ok",
+        "backup-cron-ok",
+        "dr-validation-stand-in",
+    ],
 )
 def test_healthy_configuration_passes(run: VigilRun, name: str) -> None:
     assert run.result(name)["outcome"] == "passed", run.output[-3000:]
+
+
+def test_unset_backup_settings_and_missing_schedule_fail(run: VigilRun, layout: AppLayout) -> None:
+    keys = run.result("backup-keys-bad")
+    assert (keys["outcome"], keys["severity"]) == ("failed", "medium"), keys
+    assert keys["message"].endswith(
+        "backup.sh on local: not set: BACKUP_ENCRYPTION_KEY; empty: RETENTION_DAYS"
+    )
+    cron = run.result("backup-cron-bad")
+    assert cron["outcome"] == "failed"
+    assert cron["message"].endswith(
+        r"aegis-backup on local: no line matches: ^\s*[0-9*@].*\bbackup\.sh\b"
+    )
+    # The password's value is never part of what a config_keys check reports.
+    script = layout.root / "opt/aegis/infrastructure/scripts/backup.sh"
+    password = next(
+        line.split("=", 1)[1].strip('"')
+        for line in script.read_text().splitlines()
+        if line.startswith("BACKEND_DB_PASSWORD=")
+    )
+    assert len(password) > 10 and password not in run.output
 
 
 def test_no_secret_reaches_the_output(run: VigilRun) -> None:

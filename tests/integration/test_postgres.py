@@ -25,7 +25,7 @@ from fixtures.observe import ObservationError, Observer
 from fixtures.postgres import PgConnections
 from fixtures.probes import ProbeContext, probe_for
 from plugins.schema import Environment
-from testbed.parts.postgres import DemoPostgres, launch, seed
+from testbed.parts.postgres import DemoPostgres, inject_faults, launch, seed
 from tests.support import VigilRun, run_vigil
 
 pytestmark = pytest.mark.integration
@@ -98,6 +98,21 @@ CHECKS: dict[str, Any] = {
         "target": "main",
         "setting": "max_connections",
         "expected": MAX_CONNECTIONS,
+    },
+    "shared-buffers": {
+        "kind": "pg_setting",
+        "target": "main",
+        "setting": "shared_buffers",
+        "expected": "256MB",
+    },
+    "policy-tamper": {
+        "kind": "pg_query",
+        "target": "main",
+        "query": "SELECT count(*) FROM policy_changes"
+        " WHERE changed_at > now() - interval '7 days' AND coalesce(btrim(change_ticket), '') = ''",
+        "label": "policy changes without a change ticket",
+        "bands": {"crit": 0},
+        "severity": "high",
     },
     "audit-rows": {
         "kind": "pg_query",
@@ -227,6 +242,25 @@ def test_faults_fail_with_severity_and_the_number(
     assert setting["outcome"] == "failed"
     assert "waits for a server restart" in setting["message"]
     assert_no_secrets(run, tmp_path / "reports", [pg.passwords["vigil"]])
+
+
+def test_unexplained_policy_change_and_tuning_drift_fail(pg: DemoPostgres, tmp_path: Path) -> None:
+    drift = {**CHECKS["shared-buffers"], "expected": "512MB"}
+    inject_faults(pg, {"unexplained_policy_change": True})
+    try:
+        run = run_vigil(
+            tmp_path,
+            environment(pg, {"policy-tamper": CHECKS["policy-tamper"], "buffers-drift": drift}),
+        )
+    finally:
+        with pg.admin("aegis_db") as admin:
+            admin.execute("DELETE FROM policy_changes WHERE change_ticket IS NULL")
+    tamper = run.result("policy-tamper")
+    assert (tamper["outcome"], tamper["severity"]) == ("failed", "high"), tamper
+    assert tamper["message"].endswith("policy changes without a change ticket = 1 > crit 0")
+    buffers = run.result("buffers-drift")
+    assert buffers["outcome"] == "failed"
+    assert buffers["message"] == "postgres main: shared_buffers = 256MB, expected 512MB"
 
 
 def probe_context(pg: DemoPostgres) -> ProbeContext:

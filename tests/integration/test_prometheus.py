@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from fixtures.prometheus import judge_each, trend_of
+from fixtures.prometheus import judge_each, route_receivers, trend_of
 from fixtures.verdict import CheckFailure
 from plugins.schema.base import Bands
 from testbed.demo import start_testbed
-from testbed.parts.prometheus import history_text
-from testbed.services.network import http_request, port_accepts
+from testbed.parts.prometheus import RoutedAlertmanager, history_text
+from testbed.services.network import free_port, http_request, port_accepts
 from testbed.services.waiting import wait_until
 from tests.support import ROOT, VigilRun, run_vigil
 
@@ -367,3 +367,49 @@ def test_history_of_a_leaking_job_climbs_to_the_live_value() -> None:
     assert float(heap[-1][1]) == pytest.approx(98e6, rel=0.05)
     assert day_ago[-1] == pytest.approx(98e6 * 0.55, rel=0.06)
     assert text.endswith("# EOF\n") and "# TYPE nodejs_heap_size_used_bytes gauge" in text
+
+
+ROUTING_CHECK: dict[str, Any] = {
+    "kind": "alertmanager_routing",
+    "service": "alertmanager",
+    "routes": [
+        {"labels": {"severity": "critical"}, "integrations": ["pagerduty", "slack"]},
+        {"labels": {"severity": "warning"}},
+    ],
+    "separate": True,
+}
+
+
+def test_flat_alert_routing_fails_and_names_the_receiver(tmp_path: Path) -> None:
+    """A real Alertmanager whose tree sends every alert to one webhook-less receiver."""
+    (tmp_path / "run").mkdir()
+    flat = RoutedAlertmanager(tmp_path / "am", free_port(), flat=True).start()
+    try:
+        services = {"alertmanager": {"url": flat.url}}
+        checks = {"routing": ROUTING_CHECK}
+        run = run_vigil(tmp_path / "run", {"name": "flat", "services": services, "checks": checks})
+    finally:
+        flat.stop()
+    routing = run.result("routing")
+    assert (routing["outcome"], routing["severity"]) == ("failed", "high"), routing
+    assert (
+        "{severity=critical} reaches default (no integration), expected pagerduty/slack"
+        in (routing["message"])
+    )
+    assert (
+        "{severity=warning} and {severity=critical} share receiver default" in (routing["message"])
+    )
+
+
+def test_route_walk_follows_first_match_and_continue() -> None:
+    tree = {
+        "receiver": "default",
+        "routes": [
+            {"matchers": ['severity=~"crit.*"'], "receiver": "pager", "continue": True},
+            {"match": {"severity": "critical"}, "receiver": "slack"},
+            {"match_re": {"team": "db|storage"}, "receiver": "dba"},
+        ],
+    }
+    assert route_receivers(tree, {"severity": "critical"}, "") == ["pager", "slack"]
+    assert route_receivers(tree, {"severity": "warning", "team": "db"}, "") == ["dba"]
+    assert route_receivers(tree, {"severity": "info"}, "") == ["default"]

@@ -81,6 +81,18 @@ CHECKS: dict[str, Any] = {
         "max_unsaved_changes": 0,
         "max_save_age": "1h",
     },
+    "maxmemory": {
+        "kind": "redis_config",
+        "target": "cache",
+        "parameter": "maxmemory",
+        "expected": "4mb",
+    },
+    "maxmemory-drift": {
+        "kind": "redis_config",
+        "target": "cache",
+        "parameter": "maxmemory",
+        "expected": "512mb",
+    },
     "unlimited": {"kind": "redis_memory", "target": "plain"},
     "unlimited-mb": {"kind": "redis_memory", "target": "plain", "used_mb": {"crit": 100}},
     "no-persistence": {"kind": "redis_persistence", "target": "plain", "expect": "any"},
@@ -132,6 +144,7 @@ def test_healthy_servers_pass_and_errors_say_why(
         "clients",
         "persistence",
         "unlimited-mb",
+        "maxmemory",
     ):
         assert run.result(name)["outcome"] == "passed", (name, run.result(name)["message"])
     unlimited = run.result("unlimited")
@@ -147,6 +160,9 @@ def test_healthy_servers_pass_and_errors_say_why(
         == f"cannot observe: redis wrong: authentication failed ({cache.server.address})"
     )
     assert "INFO has no field no_such_field" in run.result("no-field")["message"]
+    drift = run.result("maxmemory-drift")
+    assert (drift["outcome"], drift["severity"]) == ("failed", "medium"), drift
+    assert drift["message"] == "redis cache: CONFIG GET maxmemory = 4194304, expected 512mb"
     assert_no_secrets(run, tmp_path / "reports", [cache.password, WRONG_PASSWORD])
 
 
