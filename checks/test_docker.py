@@ -13,9 +13,14 @@ from collections.abc import Callable
 
 import pytest
 
-from fixtures.docker import ComposeProject, LogLines, ServiceContainer, ServiceEnv
+from fixtures.docker import ComposeProject, LogLines, ServiceContainer, ServiceEnv, ServiceUsage
 from fixtures.verdict import Band, CheckFailure, fail, judge
-from plugins.schema.docker import ComposeEnvCheck, ComposeLogsCheck, ComposeServicesCheck
+from plugins.schema.docker import (
+    ComposeEnvCheck,
+    ComposeLogsCheck,
+    ComposeServicesCheck,
+    ComposeStatsCheck,
+)
 
 Record = Callable[[str, object], None]
 MAX_LISTED = 5
@@ -191,3 +196,22 @@ def test_compose_logs(
     check: ComposeLogsCheck, observation: LogLines, record_property: Record
 ) -> None:
     judge_logs(check, observation, record_property)
+
+
+# --- resource usage -------------------------------------------------------------------------
+
+
+@pytest.mark.kind("compose_stats")
+@pytest.mark.severity("low")
+def test_compose_stats(
+    check: ComposeStatsCheck,
+    observation: tuple[ServiceUsage, ...],
+    record_property: Callable[[str, object], None],
+) -> None:
+    """Informational: CPU and memory per service, as ``docker stats --no-stream``; never fails."""
+    usage = "; ".join(
+        f"{u.service} cpu {u.cpu_percent:.1f}% mem {u.memory_mib:.0f}MiB"
+        + (f" ({u.containers} containers)" if u.containers > 1 else "")
+        for u in observation
+    )
+    record_property("message", f"informational: {usage or 'no running containers'}")

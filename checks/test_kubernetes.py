@@ -12,6 +12,7 @@ The ``judge_*`` functions are plain functions so the live-cluster module reuses 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
@@ -22,13 +23,20 @@ from fixtures.kubernetes import (
     Deployments,
     DeploymentState,
     Hpa,
+    ImageDrift,
+    JobLogs,
     NamespaceState,
     NodeState,
     Pods,
     PodState,
+    PodUsage,
     Policies,
+    Pvcs,
+    SecretFreshness,
     SecretNames,
+    SecretRefs,
     Services,
+    quantity_bytes,
 )
 from fixtures.verdict import fail
 from plugins.schema.base import duration_seconds
@@ -37,12 +45,18 @@ from plugins.schema.kubernetes import (
     K8sCronJobCheck,
     K8sDeploymentsCheck,
     K8sHpaCheck,
+    K8sImageDriftCheck,
+    K8sJobLogsCheck,
     K8sNamespaceCheck,
     K8sNetworkPolicyCheck,
     K8sNodesCheck,
     K8sPodsCheck,
+    K8sPvcsCheck,
+    K8sSecretFreshnessCheck,
+    K8sSecretRefsCheck,
     K8sSecretsCheck,
     K8sServicesCheck,
+    K8sTopPodsCheck,
 )
 
 MAX_LISTED = 5
@@ -471,6 +485,8 @@ def judge_network_policies(check: K8sNetworkPolicyCheck, observation: Policies) 
     missing = [name for name in check.policies if name not in names]
     if missing:
         problems.append(f"allow policies missing: {', '.join(missing)}")
+    problems += [f"{v.what} not allowed: {v.reason}" for v in observation.reach if not v.allowed]
+    problems += list(observation.loose_callers)
     if problems:
         fail(
             f"network policies in {namespace}: {'; '.join(problems)}",
@@ -513,3 +529,185 @@ def judge_access(check: K8sAccessCheck, observation: tuple[AccessDecision, ...])
 @pytest.mark.security
 def test_k8s_access(check: K8sAccessCheck, observation: tuple[AccessDecision, ...]) -> None:
     judge_access(check, observation)
+
+
+# --- secret rotation ------------------------------------------------------------------------
+
+
+def judge_secret_freshness(check: K8sSecretFreshnessCheck, observation: SecretFreshness) -> None:
+    __tracebackhide__ = True
+    where = f"{observation.namespace}/{observation.secret}"
+    if observation.updated is None:
+        fail(f"secret {where} does not exist", observed="absent", expected="present")
+    if not observation.pods:
+        fail(
+            f"no pods match {check.selector} in {observation.namespace}",
+            observed="0 pods",
+            expected="pods using the secret",
+        )
+    updated = observation.updated
+    stale = [p for p in observation.pods if p.started is None or p.started < updated]
+    if stale:
+        names = ", ".join(p.name for p in stale[:MAX_LISTED])
+        fail(
+            f"{len(stale)}/{len(observation.pods)} pods started before secret {where} was last "
+            f"updated ({updated:%Y-%m-%d %H:%M}Z by {observation.updated_by}): {names}; "
+            "they still hold the old value (kubectl rollout restart)",
+            observed=f"{len(stale)} stale pods",
+            expected=f"every pod started after {updated:%Y-%m-%d %H:%M}Z",
+        )
+
+
+@pytest.mark.kind("k8s_secret_freshness")
+@pytest.mark.severity("high")
+@pytest.mark.security
+def test_k8s_secret_freshness(check: K8sSecretFreshnessCheck, observation: SecretFreshness) -> None:
+    judge_secret_freshness(check, observation)
+
+
+# --- secret references ----------------------------------------------------------------------
+
+
+def judge_secret_refs(check: K8sSecretRefsCheck, observation: SecretRefs) -> None:
+    __tracebackhide__ = True
+    require_namespace(check.cluster, observation.namespace, observation.namespace_exists)
+    problems = []
+    if observation.missing:
+        problems.append(f"deployments missing: {', '.join(observation.missing)}")
+    for variable in check.variables:
+        found = {name: refs[variable] for name, refs in observation.sources.items()}
+        if not found:
+            continue
+        unset = [name for name, refs in found.items() if not refs]
+        wiring = {refs for refs in found.values() if refs}
+        if unset:
+            problems.append(f"{variable} not set in {', '.join(unset)}")
+        if len(wiring) > 1 or any(len(refs) > 1 for refs in wiring):
+            detail = "; ".join(f"{n}: {' + '.join(r) or 'unset'}" for n, r in found.items())
+            problems.append(f"{variable} comes from different sources ({detail})")
+        elif wiring and not next(iter(wiring))[0].startswith("secret "):
+            problems.append(f"{variable} is not from a Secret ({next(iter(wiring))[0]})")
+    if observation.literals:
+        shown = ", ".join(observation.literals[:MAX_LISTED])
+        problems.append(f"set in plain text at {shown} (values not shown)")
+    if problems:
+        fail(
+            f"secret wiring in {observation.namespace}: {'; '.join(problems)}",
+            observed="; ".join(problems),
+            expected="one Secret name and key per variable; no literal values",
+        )
+
+
+@pytest.mark.kind("k8s_secret_refs")
+@pytest.mark.severity("high")
+@pytest.mark.security
+def test_k8s_secret_refs(check: K8sSecretRefsCheck, observation: SecretRefs) -> None:
+    judge_secret_refs(check, observation)
+
+
+# --- persistent volume claims ---------------------------------------------------------------
+
+
+def judge_pvcs(check: K8sPvcsCheck, observation: Pvcs) -> None:
+    __tracebackhide__ = True
+    require_namespace(check.cluster, observation.namespace, observation.namespace_exists)
+    problems = [f"{name} missing" for name in observation.missing]
+    minimum = quantity_bytes(check.min_capacity)
+    for claim in observation.items:
+        if claim.phase != "Bound":
+            problems.append(f"{claim.name} is {claim.phase} (requested {claim.requested or '?'})")
+        elif claim.capacity_bytes is None:
+            problems.append(f"{claim.name} is Bound but its capacity is unknown")
+        elif minimum is not None and claim.capacity_bytes < minimum:
+            problems.append(f"{claim.name} capacity {claim.capacity} < {check.min_capacity}")
+    if problems:
+        fail(
+            f"PVCs in {observation.namespace}: {'; '.join(problems)}",
+            observed="; ".join(problems),
+            expected="Bound, capacity known" + (f", >= {check.min_capacity}" if minimum else ""),
+        )
+
+
+@pytest.mark.kind("k8s_pvcs")
+@pytest.mark.severity("high")
+def test_k8s_pvcs(check: K8sPvcsCheck, observation: Pvcs) -> None:
+    judge_pvcs(check, observation)
+
+
+# --- job logs -------------------------------------------------------------------------------
+
+
+Record = Callable[[str, object], None]
+
+
+def judge_job_logs(check: K8sJobLogsCheck, observation: JobLogs, record: Record) -> None:
+    __tracebackhide__ = True
+    where = f"{observation.namespace}/{observation.cronjob}"
+    if observation.job is None:
+        summary = f"no Job of CronJob {where} exists"
+    elif not observation.pods:
+        summary = f"Job {observation.job} has no pods left to read logs from"
+    elif observation.match_count:
+        summary = f"Job {observation.job}: {observation.match_count} error lines: " + " | ".join(
+            observation.matches
+        )
+    else:
+        summary = f"Job {observation.job}: no error lines in {len(observation.pods)} pod logs"
+    clean = observation.job is not None and bool(observation.pods) and not observation.match_count
+    if check.informational or clean:
+        record("message", ("informational: " if check.informational else "") + summary)
+        return
+    fail(summary, observed=summary, expected="a backup Job whose log has no error lines")
+
+
+@pytest.mark.kind("k8s_job_logs")
+@pytest.mark.severity("medium")
+def test_k8s_job_logs(
+    check: K8sJobLogsCheck, observation: JobLogs, record_property: Record
+) -> None:
+    judge_job_logs(check, observation, record_property)
+
+
+# --- image drift ----------------------------------------------------------------------------
+
+
+def judge_image_drift(check: K8sImageDriftCheck, observation: ImageDrift) -> None:
+    __tracebackhide__ = True
+    here, there = observation.namespace, observation.compare_namespace
+    problems = []
+    for name in observation.names:
+        mine = observation.images.get(name)
+        theirs = observation.compare_images.get(name)
+        if mine is None:
+            problems.append(f"{name} missing in {here}")
+        elif theirs is None:
+            problems.append(f"{name} missing in {there}")
+        elif mine != theirs:
+            problems.append(f"{name}: {here} {', '.join(mine)} vs {there} {', '.join(theirs)}")
+    if problems:
+        fail(
+            f"images differ between {here} and {there}: {'; '.join(problems)}",
+            observed=f"{len(problems)} deployments differ",
+            expected=f"{there} runs the images of {here}",
+        )
+
+
+@pytest.mark.kind("k8s_image_drift")
+@pytest.mark.severity("medium")
+def test_k8s_image_drift(check: K8sImageDriftCheck, observation: ImageDrift) -> None:
+    judge_image_drift(check, observation)
+
+
+# --- pod metrics ----------------------------------------------------------------------------
+
+
+@pytest.mark.kind("k8s_top_pods")
+@pytest.mark.severity("low")
+def test_k8s_top_pods(
+    check: K8sTopPodsCheck, observation: tuple[PodUsage, ...], record_property: Record
+) -> None:
+    """Informational: reports each pod's usage as ``kubectl top pods`` would; never fails."""
+    usage = "; ".join(
+        f"{u.name} cpu {u.cpu_millicores:.0f}m mem {u.memory_mib:.0f}Mi" for u in observation
+    )
+    record_property("message", f"informational: {usage or 'no pod metrics'}")

@@ -128,3 +128,19 @@ class ComposeLogsCheck(ComposeCheck, LinePattern):
         if self.component is None and self.service is not None:
             return f"{self.target}/{self.service}"
         return super().subject()
+
+
+@check_kind("compose_stats")
+class ComposeStatsCheck(ComposeCheck):
+    """CPU % and memory per compose service, as ``docker stats --no-stream``; informational.
+
+    One ``/containers/{id}/stats?stream=false`` sample per running container (the engine
+    takes about a second for it, for the CPU delta), summed per service.
+    """
+
+    probe: ClassVar[str] = "fixtures.docker:probe_stats"
+    kind: Literal["compose_stats"] = "compose_stats"
+    services: list[str] = Field(default_factory=list, description="default: every service")
+
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 4  # a list, then the samples (taken in parallel)

@@ -197,17 +197,44 @@ class K8sSecretsCheck(NamespacedCheck):
     names: list[str] = Field(min_length=1)
 
 
+class Reach(StrictModel):
+    """Traffic the namespace's policies must allow: pods labelled ``source`` to ``target``."""
+
+    source: dict[str, str] = Field(alias="from", min_length=1, description="source pod labels")
+    target: dict[str, str] = Field(alias="to", min_length=1, description="target pod labels")
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+
+class OnlyFrom(StrictModel):
+    """Ingress to pods labelled ``to`` only from pods carrying one of the ``allowed`` label sets."""
+
+    target: dict[str, str] = Field(alias="to", min_length=1, description="protected pod labels")
+    allowed: list[dict[str, str]] = Field(min_length=1, description="label sets of callers")
+
+
 @check_kind("k8s_network_policy")
 class K8sNetworkPolicyCheck(NamespacedCheck):
-    """A default-deny ingress NetworkPolicy exists, and the named allow policies with it.
+    """NetworkPolicies: a default deny, named allow policies, and who may reach whom.
 
     Default deny: ``podSelector: {}``, ``Ingress`` among ``policyTypes``, no ingress rules.
+    ``reach`` evaluates the policies statically (egress of the source pods, ingress of the
+    target pods, same namespace) for pods with the given labels; ``only_from`` fails any
+    ingress rule that admits pods other than the allowed callers (other namespaces, IP
+    blocks, or a selector looser than every allowed label set). Whether the cluster's CNI
+    enforces NetworkPolicies at all cannot be seen from the API.
     """
 
     probe: ClassVar[str] = "fixtures.kubernetes:probe_network_policies"
     kind: Literal["k8s_network_policy"] = "k8s_network_policy"
     default_deny: bool = True
     policies: list[str] = Field(default_factory=list, description="allow policies required")
+    reach: list[Reach] = Field(
+        default_factory=list, description="{from: labels, to: labels, port} that must be allowed"
+    )
+    only_from: list[OnlyFrom] = Field(
+        default_factory=list, description="{to: labels, allowed: [labels]}: the only callers"
+    )
 
 
 @check_kind("k8s_access")
@@ -243,3 +270,99 @@ class K8sAccessCheck(NamespacedCheck):
         if not self.allowed and not self.denied:
             raise ValueError("give allowed and/or denied permissions")
         return self
+
+
+@check_kind("k8s_secret_freshness")
+class K8sSecretFreshnessCheck(NamespacedCheck):
+    """Pods selected by ``selector`` started after the Secret's last update (rotation picked up).
+
+    The last update is the newest ``managedFields`` time of the Secret's metadata, or the
+    ``annotation`` when one is named (an RFC 3339 time a rotation job writes). Only metadata
+    is requested; values are never read.
+    """
+
+    probe: ClassVar[str] = "fixtures.kubernetes:probe_secret_freshness"
+    kind: Literal["k8s_secret_freshness"] = "k8s_secret_freshness"
+    secret: str = Field(pattern=_OBJECT_NAME)
+    selector: str = Field(min_length=1, description="label selector of the pods using it")
+    annotation: str | None = None
+
+
+@check_kind("k8s_secret_refs")
+class K8sSecretRefsCheck(NamespacedCheck):
+    """How environment variables holding secrets are wired, read from references only.
+
+    ``same_source``: each named Deployment takes ``variable`` from the same Secret name and
+    key (``secretKeyRef``, or ``envFrom`` of a Secret, which is taken to hold the key).
+    ``no_literals``: none of ``variables`` is set as a literal ``value:`` in any Deployment,
+    StatefulSet, CronJob or Pod of the namespace, nor is a key of a ConfigMap there. Values
+    are never compared or reported: a secret pasted under another name, or into logs, is
+    outside what this check can see.
+    """
+
+    probe: ClassVar[str] = "fixtures.kubernetes:probe_secret_refs"
+    kind: Literal["k8s_secret_refs"] = "k8s_secret_refs"
+    variables: list[str] = Field(min_length=1)
+    same_source: list[str] = Field(default_factory=list, description="deployments to compare")
+    no_literals: bool = True
+
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 6  # deployments, statefulsets, cronjobs, pods, configmaps, namespace
+
+    @model_validator(mode="after")
+    def _something(self) -> K8sSecretRefsCheck:
+        if not self.same_source and not self.no_literals:
+            raise ValueError("give same_source deployments and/or no_literals: true")
+        return self
+
+
+@check_kind("k8s_pvcs")
+class K8sPvcsCheck(NamespacedCheck):
+    """PersistentVolumeClaims Bound, with a known capacity of at least ``min_capacity``.
+
+    How full the volume is cannot be read from the API (kubelet volume stats are metrics).
+    """
+
+    probe: ClassVar[str] = "fixtures.kubernetes:probe_pvcs"
+    kind: Literal["k8s_pvcs"] = "k8s_pvcs"
+    names: list[str] = Field(min_length=1)
+    min_capacity: str | None = Field(default=None, description="a quantity: 10Gi")
+
+
+@check_kind("k8s_job_logs")
+class K8sJobLogsCheck(NamedObjectCheck):
+    """The newest Job of the CronJob ``name``: its pods' logs, searched for error lines.
+
+    Jobs a CronJob creates are named ``<cronjob>-<minutes>``, so they are found by owner,
+    not by ``job-name=<cronjob>``. ``informational`` reports the lines without failing.
+    """
+
+    probe: ClassVar[str] = "fixtures.kubernetes:probe_job_logs"
+    kind: Literal["k8s_job_logs"] = "k8s_job_logs"
+    patterns: list[str] = Field(
+        default_factory=lambda: [r"(?i)\b(error|fatal|panic)\b", r"(?i)command not found"]
+    )
+    tail_lines: int = Field(default=500, ge=1, le=10000)
+    informational: bool = False
+
+    def observation_budget(self, timeout: float) -> float:
+        return timeout * 5  # jobs, pods, and a log or two
+
+
+@check_kind("k8s_image_drift")
+class K8sImageDriftCheck(NamespacedCheck):
+    """Deployments in ``namespace`` and ``compare_namespace`` run the same container images."""
+
+    probe: ClassVar[str] = "fixtures.kubernetes:probe_image_drift"
+    kind: Literal["k8s_image_drift"] = "k8s_image_drift"
+    compare_namespace: str = Field(pattern=_DNS_LABEL)
+    names: list[str] = Field(default_factory=list, description="deployments (all when empty)")
+
+
+@check_kind("k8s_top_pods")
+class K8sTopPodsCheck(NamespacedCheck):
+    """CPU and memory per pod from metrics.k8s.io, as ``kubectl top pods``; informational."""
+
+    probe: ClassVar[str] = "fixtures.kubernetes:probe_top_pods"
+    kind: Literal["k8s_top_pods"] = "k8s_top_pods"
+    selector: str | None = None

@@ -26,6 +26,7 @@ from testbed.docker_engine.scenario import (
 )
 from testbed.docker_engine.shapes import (
     container_inspect,
+    container_stats,
     container_summary,
     image_id,
     image_inspect,
@@ -39,7 +40,7 @@ ENGINE_VERSION = "26.1.4"
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
 _VERSIONED = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
-_CONTAINER_ROUTE = re.compile(r"^/containers/([^/]+)/(json|logs|restart|start|stop)$")
+_CONTAINER_ROUTE = re.compile(r"^/containers/([^/]+)/(json|logs|stats|restart|start|stop)$")
 _IMAGE_ROUTE = re.compile(r"^/images/(.+)/json$")
 _LISTED_WHEN_NOT_ALL = frozenset({"running", "paused", "restarting"})
 _FILTERS = frozenset({"label", "status", "name", "id", "health", "exited"})
@@ -230,7 +231,7 @@ class DockerEngine:
         if route is None:
             return EngineResponse.error(404, "page not found")
         reference, operation = route.groups()
-        expected_method = "GET" if operation in ("json", "logs") else "POST"
+        expected_method = "GET" if operation in ("json", "logs", "stats") else "POST"
         if method != expected_method:
             return EngineResponse.error(404, "page not found")
         with self._lock:
@@ -241,6 +242,11 @@ class DockerEngine:
                 return EngineResponse.json(200, container_inspect(container))
             if operation == "logs":
                 return self._logs(container, params, api_version)
+            if operation == "stats":
+                if _flag(params, "stream") or "stream" not in params:
+                    # The daemon would stream a sample a second; the simulation answers once.
+                    return EngineResponse.error(400, "the simulation serves stream=false only")
+                return EngineResponse.json(200, container_stats(container, dt.datetime.now(dt.UTC)))
             return self._act(container, operation, params)
 
     # --- endpoints -----------------------------------------------------------------------

@@ -94,6 +94,8 @@ class ContainerSpec:
     after_restart: dict[str, Any]
     logs: list[LogLine]
     ip_address: str
+    # docker stats figures: cpu_percent, memory_mib, memory_limit_mib (defaults when absent).
+    usage: dict[str, float] = field(default_factory=dict)
 
 
 def resolve_time(value: Any, now: dt.datetime) -> dt.datetime | None:
@@ -260,6 +262,7 @@ def _container(
         after_restart=dict(data.get("after_restart") or {}),
         logs=_logs(data.get("logs"), state.started_at, now),
         ip_address=f"172.{subnet}.0.{2 + index}",
+        usage={str(k): float(v) for k, v in (data.get("usage") or {}).items()},
     )
 
 

@@ -281,3 +281,56 @@ def image_inspect(image: str, created: dt.datetime) -> dict[str, Any]:
         "Config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
         "RootFS": {"Type": "layers", "Layers": [image_id(image)]},
     }
+
+
+_HOST_CPUS = 4
+_HOST_MEMORY_MIB = 15_928.0
+_SAMPLE_NS = 1_000_000_000  # the daemon's one-second gap between the two samples
+
+
+def container_stats(container: ContainerSpec, now: dt.datetime) -> dict[str, Any]:
+    """One ``GET /containers/{id}/stats?stream=false`` answer (cgroup v2 layout).
+
+    The counters are built so that the CLI's formula gives back the scenario's
+    ``cpu_percent`` and ``memory_mib``; a stopped container reports zeros, as the daemon does.
+    """
+    running = container.state.status == "running"
+    usage = container.usage
+    percent = usage.get("cpu_percent", 0.5) if running else 0.0
+    memory = usage.get("memory_mib", 64.0) * 2**20 if running else 0.0
+    limit = usage.get("memory_limit_mib", _HOST_MEMORY_MIB) * 2**20
+    system_delta = _SAMPLE_NS * _HOST_CPUS
+    cpu_delta = int(percent / 100 * system_delta / _HOST_CPUS)
+    base_system = int(now.timestamp()) * _SAMPLE_NS * _HOST_CPUS
+    base_cpu = int(container.state.pid) * 1_000_000
+    cache = 8 * 2**20 if running else 0
+
+    def cpu(total: int, system: int) -> dict[str, Any]:
+        return {
+            "cpu_usage": {
+                "total_usage": total,
+                "usage_in_kernelmode": total // 5,
+                "usage_in_usermode": total - total // 5,
+            },
+            "system_cpu_usage": system,
+            "online_cpus": _HOST_CPUS,
+            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+        }
+
+    return {
+        "name": f"/{container.name}",
+        "id": container.id,
+        "read": rfc3339_nano(now),
+        "preread": rfc3339_nano(now - dt.timedelta(seconds=1)),
+        "pids_stats": {"current": 12 if running else 0, "limit": 4915},
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": cpu(base_cpu + cpu_delta, base_system + system_delta),
+        "precpu_stats": cpu(base_cpu, base_system),
+        "memory_stats": {
+            "usage": int(memory + cache),
+            "stats": {"inactive_file": cache, "active_file": 0, "anon": int(memory)},
+            "limit": int(limit),
+        },
+        "networks": {"eth0": {"rx_bytes": 0, "rx_packets": 0, "tx_bytes": 0, "tx_packets": 0}},
+    }

@@ -84,6 +84,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),
     ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", True),
     ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
+    # metrics-server's aggregated API, as `kubectl top pods` reads it.
+    ResourceType("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True),
 )
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCE_TYPES}

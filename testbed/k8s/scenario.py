@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 _UID_NAMESPACE = uuid.UUID("6f1c1f0e-3b7a-4c1e-9a55-7a1d2f3e4b5c")
 _TIME_KEY_SUFFIXES = ("Time", "Timestamp", "At", "-timestamp")
+# managedFields[].time and PodMetrics.timestamp are lower-case, whole-word time keys.
+_TIME_KEYS = frozenset({"time", "timestamp"})
 _MAX_EXTENDS_DEPTH = 8
 
 DEFAULT_VERSION: dict[str, str] = {
@@ -121,7 +123,8 @@ def _resolve_times(node: Any, now: dt.datetime, key: str = "") -> Any:
     if isinstance(node, list):
         return [_resolve_times(item, now, key) for item in node]
     if isinstance(node, str):
-        if key.endswith(_TIME_KEY_SUFFIXES) and is_time_expression(node):
+        timed = key.endswith(_TIME_KEY_SUFFIXES) or key in _TIME_KEYS
+        if timed and is_time_expression(node):
             return format_rfc3339(resolve_time(node, now))
         if "{unix_minutes:" in node:
             return expand_templates(node, now)

@@ -145,6 +145,9 @@ def run(engines: dict[str, DockerEngineSim], tmp_path_factory: pytest.TempPathFa
             "bands": {"crit": 0},
         },
     }
+    checks["healthy-stats"] = {"kind": "compose_stats", "target": "healthy"}
+    checks["exited-stats"] = {"kind": "compose_stats", "target": "exited"}
+    checks["unreachable-stats"] = {"kind": "compose_stats", "target": "gone"}
     env = {"name": "docker-test", "docker": targets, "checks": checks}
     return Finished(run_vigil(directory, env, "checks/test_docker.py"), directory)
 
@@ -260,3 +263,18 @@ def test_demo_part_passes_daily(tmp_path: Path) -> None:
     assert outcomes and set(outcomes.values()) == {"passed"}, result.output[-3000:]
     assert {"aegis-c-compose-services", "aureus-compose-services"} <= set(outcomes)
     assert "aegis-c-detector-api-key" in outcomes
+
+
+def test_stats_report_cpu_and_memory_per_service(run: Finished) -> None:
+    state, severity, message = outcome(run, "healthy-stats")
+    assert (state, severity) == ("passed", "low")
+    assert message.startswith("informational: console cpu 1.2% mem 95MiB; detector cpu 23.4%")
+    assert "detector cpu 23.4% mem 1480MiB" in message
+    assert "redis cpu 0.7% mem 18MiB" in message
+
+
+def test_stats_leave_out_stopped_services_and_error_when_unreachable(run: Finished) -> None:
+    state, _, message = outcome(run, "exited-stats")
+    assert state == "passed" and "fingerprint" not in message and "detector cpu" in message
+    state, _, message = outcome(run, "unreachable-stats")
+    assert state == "error" and "unreachable" in message

@@ -9,6 +9,7 @@ runs as a user would, in a subprocess, against all of them at once.
 
 from __future__ import annotations
 
+import copy
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from testbed.k8s import K8sApiServer, start_k8s_api
+from testbed.k8s.scenario import SCENARIO_DIR
 from tests.support import ROOT, VigilRun, run_vigil
 
 SCENARIOS = ("healthy", "crashloop", "rollout-stuck", "cronjob-missed")
@@ -32,6 +34,8 @@ EXPIRED_TOKEN = "tok-5f3a9c1e-revoked"
 def servers() -> Iterator[dict[str, K8sApiServer]]:
     started = {name: start_k8s_api(name) for name in SCENARIOS}
     started.update(faulty=start_k8s_api("healthy"), hanging=start_k8s_api("healthy"))
+    started["drifted"] = start_k8s_api(drifted_scenario())
+    started["drifted"].set_fault("/apis/metrics.k8s.io", 503)
     started["faulty"].set_fault("/apis/apps/v1", 500)
     started["faulty"].set_fault("/apis/autoscaling/v2", 429)
     started["hanging"].set_fault("/api/v1/namespaces/aegis/pods", "hang")
@@ -133,6 +137,125 @@ def every_kind(cluster: str) -> dict[str, dict[str, Any]]:
     }
 
 
+HEALTHY = yaml.safe_load((SCENARIO_DIR / "healthy.yaml").read_text(encoding="utf-8"))
+BACKUP_POD_LOG = "aureus/postgres-backup-{unix_minutes:last 02:00}-7kq2p"
+LEAKED_HMAC = "sim-leaked-hmac-31f9"
+
+
+def healthy_object(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    """A deep copy of one object of the bundled healthy scenario, to alter for a fault."""
+    for obj in HEALTHY["objects"]:
+        meta = obj["metadata"]
+        if obj["kind"] == kind and meta.get("namespace") == namespace and meta["name"] == name:
+            return copy.deepcopy(obj)
+    raise LookupError(f"{kind} {namespace}/{name} not in the healthy scenario")
+
+
+def drifted_scenario() -> dict[str, Any]:
+    """The healthy cluster with one configuration fault per configuration check."""
+    executor = healthy_object("Deployment", "aegis", "executor")
+    container = executor["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [
+        {
+            "name": "EXECUTOR_HMAC_SECRET",
+            "valueFrom": {"secretKeyRef": {"name": "aegis-executor-secrets", "key": "HMAC"}},
+        }
+    ]
+    backend = healthy_object("Deployment", "aegis", "backend")
+    backend["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "JWT_SECRET", "value": LEAKED_HMAC}
+    )
+    secret = healthy_object("Secret", "aegis", "aegis-backend-secrets")
+    secret["metadata"]["managedFields"][-1]["time"] = "-1h"  # rotated after the pods started
+    to_executor = healthy_object("NetworkPolicy", "aegis", "allow-backend-to-executor")
+    to_executor["spec"]["ingress"][0]["from"].append({"namespaceSelector": {}})
+    claim = healthy_object("PersistentVolumeClaim", "aegis", "data-postgres-0")
+    claim["status"] = {"phase": "Pending"}
+    staging = healthy_object("Deployment", "aureus-staging", "bridge")
+    staging["spec"]["template"]["spec"]["containers"][0]["image"] = "aureus/bridge:2.2.9"
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "executor-extra", "namespace": "aegis"},
+        "data": {"EXECUTOR_HMAC_SECRET": LEAKED_HMAC},
+    }
+    log = (
+        "pg_dumpall: dumping 3 databases\n"
+        "/bin/bash: line 3: aws: command not found\n"
+        "ERROR: upload to postgres://backup:hunter2pw@db:5432 failed\n"
+    )
+    return {
+        "extends": "healthy",
+        "remove": [healthy_object("NetworkPolicy", "aegis", "allow-backend-to-postgres")],
+        "objects": [executor, backend, secret, to_executor, claim, staging, config],
+        "podLogs": {BACKUP_POD_LOG: log},
+    }
+
+
+def config_checks(cluster: str) -> dict[str, dict[str, Any]]:
+    """The configuration checks of the demo (policies, secrets, PVCs, logs, drift, usage)."""
+    on = {"cluster": cluster}
+    aegis = {**on, "namespace": "aegis"}
+    return {
+        f"{cluster}-reach": {
+            "kind": "k8s_network_policy",
+            **aegis,
+            "default_deny": False,
+            "reach": [
+                {
+                    "from": {"app.kubernetes.io/name": "backend"},
+                    "to": {"app.kubernetes.io/name": "postgres"},
+                    "port": 5432,
+                }
+            ],
+        },
+        f"{cluster}-callers": {
+            "kind": "k8s_network_policy",
+            **aegis,
+            "default_deny": False,
+            "only_from": [
+                {
+                    "to": {"app.kubernetes.io/name": "executor"},
+                    "allowed": [{"app.kubernetes.io/name": "backend"}],
+                }
+            ],
+        },
+        f"{cluster}-rotation": {
+            "kind": "k8s_secret_freshness",
+            **aegis,
+            "secret": "aegis-backend-secrets",
+            "selector": "app.kubernetes.io/name=backend",
+        },
+        f"{cluster}-hmac-same": {
+            "kind": "k8s_secret_refs",
+            **aegis,
+            "variables": ["EXECUTOR_HMAC_SECRET"],
+            "same_source": ["backend", "executor"],
+            "no_literals": False,
+        },
+        f"{cluster}-hmac-exposed": {
+            "kind": "k8s_secret_refs",
+            **aegis,
+            "variables": ["EXECUTOR_HMAC_SECRET", "JWT_SECRET"],
+        },
+        f"{cluster}-pvc": {"kind": "k8s_pvcs", **aegis, "names": ["data-postgres-0"]},
+        f"{cluster}-backup-logs": {
+            "kind": "k8s_job_logs",
+            **on,
+            "namespace": "aureus",
+            "name": "postgres-backup",
+        },
+        f"{cluster}-staging": {
+            "kind": "k8s_image_drift",
+            **on,
+            "namespace": "aureus",
+            "compare_namespace": "aureus-staging",
+            "names": ["bridge", "aureus-os", "openclaw"],
+        },
+        f"{cluster}-top": {"kind": "k8s_top_pods", **on, "namespace": "aureus"},
+    }
+
+
 class Finished(NamedTuple):
     """One Vigil run over every cluster: its results, wall time and report directory."""
 
@@ -147,6 +270,8 @@ def run(servers: dict[str, K8sApiServer], tmp_path_factory: pytest.TempPathFacto
     checks: dict[str, Any] = {}
     for name in (*SCENARIOS, "faulty"):
         checks.update(every_kind(name))
+    checks.update(config_checks("healthy"))
+    checks.update(config_checks("drifted"))
     checks.update(
         {
             "executor-rbac": {
@@ -383,3 +508,68 @@ def test_live_mode_runs_the_same_checks_on_a_given_cluster(
     assert "2 failed, 3 passed" in result.output, result.output[-3000:]
     assert "backend-6b8f9c7d5-m7h4p: CrashLoopBackOff" in result.output
     assert "deployment aegis/backend: 1 of 2 replicas available" in result.output
+
+
+@pytest.mark.parametrize("check", sorted(config_checks("healthy")))
+def test_healthy_cluster_passes_configuration_checks(run: Finished, check: str) -> None:
+    assert run.vigil.result(check)["outcome"] == "passed", run.vigil.output[-3000:]
+
+
+def test_informational_checks_report_what_they_read(run: Finished) -> None:
+    message = run.vigil.result("healthy-top")["message"]
+    assert message.startswith("informational: aureus-os-85c6d7b9f-2r6tn cpu 310m mem 600Mi")
+    assert "postgres-0 cpu 240m mem 1200Mi" in message
+    message = run.vigil.result("healthy-backup-logs")["message"]
+    assert message.startswith("Job postgres-backup-") and "no error lines in 1 pod logs" in message
+
+
+def test_network_policy_faults_name_the_policy_and_the_path(run: Finished) -> None:
+    state, severity, message = outcome(run, "drifted-reach")
+    assert (state, severity) == ("failed", "high")
+    assert (
+        "app.kubernetes.io/name=backend -> app.kubernetes.io/name=postgres port 5432/TCP "
+        "not allowed: ingress denied by default-deny-all (no rule admits it)"
+    ) in message
+    state, _, message = outcome(run, "drifted-callers")
+    assert state == "failed"
+    assert "allow-backend-to-executor rule 1 admits pods of other namespaces" in message
+
+
+def test_secret_faults_name_references_never_values(run: Finished) -> None:
+    state, _, message = outcome(run, "drifted-rotation")
+    assert state == "failed"
+    assert "2/2 pods started before secret aegis/aegis-backend-secrets was last updated" in message
+    assert "by kubectl-patch" in message and "kubectl rollout restart" in message
+    state, _, message = outcome(run, "drifted-hmac-same")
+    assert state == "failed"
+    assert "EXECUTOR_HMAC_SECRET comes from different sources" in message
+    assert "backend: secret aegis-executor-hmac key EXECUTOR_HMAC_SECRET" in message
+    assert "executor: secret aegis-executor-secrets key HMAC" in message
+    state, _, message = outcome(run, "drifted-hmac-exposed")
+    assert state == "failed"
+    assert "Deployment/backend container backend: JWT_SECRET" in message
+    assert "ConfigMap/executor-extra key EXECUTOR_HMAC_SECRET" in message
+    assert LEAKED_HMAC not in run.vigil.output
+    assert "sim-hm4c-9f2e7d1c" not in run.vigil.output
+
+
+def test_pvc_logs_and_drift_faults_fail_with_the_finding(run: Finished) -> None:
+    state, _, message = outcome(run, "drifted-pvc")
+    assert state == "failed"
+    assert message == "PVCs in aegis: data-postgres-0 is Pending (requested 20Gi)"
+    state, _, message = outcome(run, "drifted-backup-logs")
+    assert state == "failed"
+    assert "2 error lines" in message and "aws: command not found" in message
+    assert "hunter2pw" not in run.vigil.output and "postgres://***:***@db" in message
+    state, _, message = outcome(run, "drifted-staging")
+    assert state == "failed"
+    assert message == (
+        "images differ between aureus and aureus-staging: bridge: aureus "
+        "bridge=aureus/bridge:2.3.1 vs aureus-staging bridge=aureus/bridge:2.2.9"
+    )
+
+
+def test_missing_metrics_api_is_an_error(run: Finished) -> None:
+    state, _, message = outcome(run, "drifted-top")
+    assert state == "error"
+    assert "metrics.k8s.io not served (HTTP 503; metrics-server missing?)" in message

@@ -27,6 +27,7 @@ from kubernetes.client import (
     BatchV1Api,
     Configuration,
     CoreV1Api,
+    CustomObjectsApi,
     NetworkingV1Api,
     V1ResourceAttributes,
     V1SelfSubjectAccessReview,
@@ -351,6 +352,7 @@ def test_secrets_full_and_metadata_only(client: ApiClient) -> None:
         "aegis-backend-secrets",
         "aegis-ai-engine-secrets",
         "aegis-executor-secrets",
+        "aegis-executor-hmac",
     }
     assert all(set(item) == {"kind", "apiVersion", "metadata"} for item in partial["items"])
 
@@ -610,3 +612,20 @@ def test_field_selector_rejects_unsupported_fields() -> None:
     assert field_selector("metadata.name=a", supported)({"metadata": {"name": "a"}})
     with pytest.raises(SelectorError, match=r"field label not supported: status\.phase"):
         field_selector("status.phase=Running", supported)
+
+
+@pytest.mark.integration
+def test_pod_metrics_served_as_metrics_server_does(client: ApiClient) -> None:
+    """The simulated metrics.k8s.io/v1beta1 PodMetrics list, read as `kubectl top pods` does."""
+    listed = CustomObjectsApi(client).list_namespaced_custom_object(
+        "metrics.k8s.io",
+        "v1beta1",
+        "aureus",
+        "pods",
+        label_selector="app=bridge",
+        _request_timeout=T,
+    )
+    assert listed["kind"] == "PodMetricsList" and len(listed["items"]) == 3
+    usage = listed["items"][0]["containers"][0]["usage"]
+    assert usage == {"cpu": "120m", "memory": "256Mi"}
+    assert listed["items"][0]["timestamp"].endswith("Z")
