@@ -35,6 +35,7 @@ from fixtures.kubernetes import (
     SecretFreshness,
     SecretNames,
     SecretRefs,
+    ServerVersion,
     Services,
     quantity_bytes,
 )
@@ -57,6 +58,7 @@ from plugins.schema.kubernetes import (
     K8sSecretsCheck,
     K8sServicesCheck,
     K8sTopPodsCheck,
+    K8sVersionCheck,
 )
 
 MAX_LISTED = 5
@@ -117,6 +119,19 @@ def judge_namespace(check: K8sNamespaceCheck, observation: NamespaceState) -> No
             f"namespace {observation.name} is {observation.phase}",
             observed=observation.phase,
             expected="Active",
+        )
+
+
+@pytest.mark.kind("k8s_version")
+@pytest.mark.severity("medium")
+def test_k8s_version(check: K8sVersionCheck, observation: ServerVersion) -> None:
+    wanted = tuple(int(part) for part in check.minimum.split("."))
+    if (observation.major, observation.minor) < wanted:
+        fail(
+            f"cluster {check.cluster} runs Kubernetes {observation.git_version}, "
+            f"expected >= {check.minimum}",
+            observed=observation.git_version,
+            expected=f">= {check.minimum}",
         )
 
 

@@ -24,6 +24,7 @@ Cadence = Literal[
     "monthly",
     "quarterly",
     "smoke",
+    "pre_deploy",
     "post_deploy",
     "pre_maintenance",
     "post_maintenance",

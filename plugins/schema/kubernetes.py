@@ -85,6 +85,15 @@ class NamedObjectCheck(NamespacedCheck):
         return self.component or f"{self.namespace}/{self.name}"
 
 
+@check_kind("k8s_version")
+class K8sVersionCheck(ClusterCheck):
+    """The API server's version (``kubectl version``) is at least ``minimum`` ("1.24")."""
+
+    probe: ClassVar[str] = "fixtures.kubernetes:probe_version"
+    kind: Literal["k8s_version"] = "k8s_version"
+    minimum: str = Field(pattern=r"^\d+\.\d+$", description="major.minor, e.g. 1.24")
+
+
 @check_kind("k8s_namespace")
 class K8sNamespaceCheck(NamespacedCheck):
     """The namespace exists and is Active (not Terminating)."""

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.demo import RunningTestbed, TestbedError
+from testbed.release_files import build_release_files
 
 logger = logging.getLogger(__name__)
 
@@ -356,6 +357,11 @@ def start(spec: Mapping[str, Any], running: RunningTestbed) -> None:
         scheduled=bool(options.get("backup_scheduled", True)),
     )
     running.variables.update(ops.variables())
+    running.variables.update(
+        build_release_files(
+            root, compose_env_complete=bool(options.get("compose_env_complete", True))
+        )
+    )
 
 
 # --- the stand-in CLI ------------------------------------------------------------------------
