@@ -5,6 +5,7 @@ Usage: ``python -m plugins.kinds > docs/CHECKS.md`` (the file in the repository 
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -15,6 +16,11 @@ from plugins.schema import CHECK_KINDS, SECTIONS
 from plugins.schema.base import CheckSpec
 
 _COMMON = set(CheckSpec.model_fields)
+# Annotated[X, ...Validator(func=<function f at 0x...>)]: name the type, not the address.
+_VALIDATED = re.compile(
+    r"Annotated\[((?:[^\[\],]|\[[^\]]*\])+), \w+Validator\(func=<function (\w+) at 0x[0-9a-f]+>\)\]"
+)
+_ALIASES = {"_check_duration": "duration", "_normalise_severity": "severity"}
 _TABLE_HEAD = ["| key | type | default | notes |", "|---|---|---|---|"]
 
 
@@ -22,6 +28,7 @@ def _type_name(annotation: Any) -> str:
     text = str(annotation) if getattr(annotation, "__args__", None) else annotation.__name__
     for noise in ("typing.", "pydantic.types.", "plugins.schema.", "<class '", "'>"):
         text = text.replace(noise, "")
+    text = _VALIDATED.sub(lambda m: _ALIASES.get(m.group(2), m.group(1)), text)
     return text.replace("NoneType", "None").replace(" | ", " or ")
 
 
