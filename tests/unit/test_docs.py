@@ -10,4 +10,6 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "CHECKS.md"
 
 
 def test_checks_reference_is_current() -> None:
-    assert DOC.read_text(encoding="utf-8") == render(), "run: python -m plugins.kinds > docs/CHECKS.md"
+    assert DOC.read_text(encoding="utf-8") == render(), (
+        "run: python -m plugins.kinds > docs/CHECKS.md"
+    )
