@@ -158,7 +158,9 @@ def test_damaged_tree_fails_each_check_with_what_is_wrong(
 
     failed("aegis-backup-freshness", "high", "newest backup", "old > crit 25h")
     failed("aegis-backup-retention", "medium", "4 backups kept", "policy keeps exactly 7 (too few)")
-    failed("aegis-backup-integrity", "high", "sha256 does not match SHA256SUMS", "corrupt (")
+    # Whether pg_restore also notices 64 flipped bytes depends on where they land in this
+    # run's dump (its size varies); the manifest always does.
+    failed("aegis-backup-integrity", "high", "sha256 does not match SHA256SUMS")
     failed("aegis-restore-test", "high", "into restore-scratch failed: pg_restore")
     failed("detector-daily-backup-integrity", "high", "/data.tar.gz: corrupt (")
     failed("detector-daily-backup-present", "high", "is incomplete: missing logs.tar.gz")
