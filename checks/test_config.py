@@ -9,13 +9,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures.config import DriftFacts, KeyFacts, ValidationRun
-from fixtures.verdict import fail
+from fixtures.verdict import fail, note
 from plugins.schema.config import ConfigDriftCheck, ConfigKeysCheck, ConfigValidateCheck
-
-
-def _note(request: pytest.FixtureRequest, text: str) -> None:
-    """Say what a passing check saw: the report's ``observed`` (a failure sets its own)."""
-    request.node.user_properties.append(("observed", text))
 
 
 @pytest.mark.kind("config_drift")
@@ -36,7 +31,7 @@ def test_config_drift(
             observed=f"sha256 {observation.sha256[:12]}",
             expected=f"sha256 {observation.expected_sha256[:12]}",
         )
-    _note(request, f"sha256 {observation.sha256[:12]} matches {observation.baseline}")
+    note(request, f"sha256 {observation.sha256[:12]} matches {observation.baseline}")
 
 
 @pytest.mark.kind("config_validate")
@@ -54,7 +49,7 @@ def test_config_validate(
             observed=f"exit {observation.status}",
             expected=f"exit {wanted}",
         )
-    _note(request, f"exit {observation.status} in {observation.elapsed_s:.2f}s")
+    note(request, f"exit {observation.status} in {observation.elapsed_s:.2f}s")
 
 
 @pytest.mark.kind("config_keys")
@@ -76,4 +71,4 @@ def test_config_keys(
             observed=f"{observation.present}/{len(check.keys)} keys set",
             expected=f"{len(check.keys)} keys set, {len(check.lines)} lines present",
         )
-    _note(request, f"{observation.present} keys set, {len(check.lines)} lines present")
+    note(request, f"{observation.present} keys set, {len(check.lines)} lines present")

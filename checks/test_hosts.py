@@ -27,7 +27,7 @@ from fixtures.hosts import (
     Usage,
     matching,
 )
-from fixtures.verdict import fail, judge
+from fixtures.verdict import fail, judge, note
 from plugins.schema.hosts import (
     HostDirectorySizeCheck,
     HostDiskCheck,
@@ -40,11 +40,6 @@ from plugins.schema.hosts import (
     HostSuidCheck,
     ListenRule,
 )
-
-
-def _note(request: pytest.FixtureRequest, text: str) -> None:
-    """Say what a passing check saw: the report's ``observed`` (a failure sets its own)."""
-    request.node.user_properties.append(("observed", text))
 
 
 def _listing(items: Sequence[str]) -> str:
@@ -131,7 +126,7 @@ def test_host_service(
                 observed=f"pid {_pids(before)} -> {_pids(after)}",
                 expected="same process",
             )
-    _note(request, _service_summary(check, second or observation.first))
+    note(request, _service_summary(check, second or observation.first))
 
 
 def _pids(pids: tuple[int, ...]) -> str:
@@ -164,9 +159,9 @@ def test_host_ports(
             f"{rule.describe()} held by {_owners(rule, observation.listeners)}"
             for rule in check.required
         ]
-        _note(request, "; ".join(held))
+        note(request, "; ".join(held))
     else:
-        _note(request, f"{len(shown)} listening: {_listing(shown)}")
+        note(request, f"{len(shown)} listening: {_listing(shown)}")
 
 
 @pytest.mark.kind("host_file")
@@ -194,7 +189,7 @@ def test_host_file(
             observed=", ".join(f"{name} {seen}" for name, seen, _ in wrong),
             expected=", ".join(f"{name} {want}" for name, _, want in wrong),
         )
-    _note(
+    note(
         request,
         f"{observation.type} {observation.owner}:{observation.group} {observation.mode:04o}"
         + (" (and everything below it)" if check.recursive else ""),
@@ -226,7 +221,7 @@ def test_host_suid(
             observed=_listing(unexpected),
             expected=f"none beyond {check.allowed or 'nothing'}",
         )
-    _note(request, f"{len(observation.found)} SUID/SGID file(s), all allowed")
+    note(request, f"{len(observation.found)} SUID/SGID file(s), all allowed")
 
 
 @pytest.mark.kind("host_disk")
@@ -235,7 +230,7 @@ def test_host_suid(
 def test_host_disk(
     check: HostDiskCheck, observation: Usage, request: pytest.FixtureRequest
 ) -> None:
-    _note(request, observation.detail)
+    note(request, observation.detail)
     judge(f"{observation.what} used", observation.percent, check.bands)
 
 
@@ -245,7 +240,7 @@ def test_host_disk(
 def test_host_memory(
     check: HostMemoryCheck, observation: Usage, request: pytest.FixtureRequest
 ) -> None:
-    _note(request, observation.detail)
+    note(request, observation.detail)
     judge(f"{observation.what} used", observation.percent, check.bands)
 
 
@@ -264,7 +259,7 @@ def test_host_directory_size(
     if observation.recent_mb is not None:
         window = check.modified_within
         summary += f"; {_size(observation.recent_mb)} in {check.name} changed within {window}"
-    _note(request, summary)
+    note(request, summary)
     if check.bands is not None:
         judge(f"{what} size", observation.total_mb, check.bands)
     if check.growth_bands is not None and observation.recent_mb is not None:
@@ -291,7 +286,7 @@ def test_host_shell_users(
                 observed=_listing(unexpected),
                 expected=f"only {', '.join(check.allowed) or 'none'}",
             )
-    _note(request, f"{len(accounts)} with a login shell: {_listing(accounts)}")
+    note(request, f"{len(accounts)} with a login shell: {_listing(accounts)}")
 
 
 @pytest.mark.kind("host_pending_updates")
@@ -308,6 +303,6 @@ def test_host_pending_updates(
     )
     packages = list(observation.packages)
     shown = ", ".join(packages[:5]) + (f", +{len(packages) - 5} more" if len(packages) > 5 else "")
-    _note(request, f"{len(packages)} {which} pending ({age})")
+    note(request, f"{len(packages)} {which} pending ({age})")
     what = f"{which} pending on {observation.host} ({shown}; {age})" if packages else which
     judge(what, len(packages), check.bands)

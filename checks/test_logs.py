@@ -14,7 +14,7 @@ import pytest
 
 from fixtures.log_probes import LineCount, with_evidence
 from fixtures.loki import LokiCount
-from fixtures.prometheus import judge_each
+from fixtures.prometheus import judge_series
 from fixtures.verdict import CheckFailure, judge
 from plugins.schema.logs import JournalCountCheck, LogCountCheck, LokiCountCheck
 
@@ -39,7 +39,7 @@ def test_loki_count(check: LokiCountCheck, observation: LokiCount, record_proper
         )
         return
     try:
-        judge_each(what, values, bands)
+        judge_series(what, values, bands)
     except CheckFailure as failure:
         raise with_evidence(failure, observation.evidence) from None
 

@@ -22,7 +22,7 @@ from fixtures.prometheus import (
     Trends,
     active,
     aggregate,
-    judge_each,
+    judge_series,
     label_matches,
 )
 from fixtures.verdict import fail
@@ -73,7 +73,7 @@ def test_promql_query(
         shown = _listed([f"{name or 'value'} = {value:.4g}" for name, value in values])
         _report(record_property, shown, f"{what}: {shown}")
         return
-    judge_each(what, values, bands)
+    judge_series(what, values, bands)
 
 
 @pytest.mark.kind("promql_trend")
@@ -106,7 +106,7 @@ def test_promql_trend(
         )
         _report(record_property, shown, f"{what}: {shown}")
         return
-    judge_each(what, values, bands)
+    judge_series(what, values, bands)
 
 
 @pytest.mark.kind("prometheus_targets")

@@ -9,13 +9,8 @@ from __future__ import annotations
 import pytest
 
 from fixtures.tls import CertificateFacts
-from fixtures.verdict import fail, judge
+from fixtures.verdict import fail, judge, note
 from plugins.schema.tls import TlsCertificateCheck
-
-
-def _note(request: pytest.FixtureRequest, text: str) -> None:
-    """Say what a passing check saw: the report's ``observed`` (a failure sets its own)."""
-    request.node.user_properties.append(("observed", text))
 
 
 @pytest.mark.kind("tls_certificate")
@@ -45,7 +40,7 @@ def test_tls_certificate(
             observed=names,
             expected=f"covers {observation.hostname}",
         )
-    _note(
+    note(
         request,
         f"{observation.subject} from {observation.issuer}, valid until {until} "
         f"({observation.days_left:.1f} days left)",

@@ -8,6 +8,8 @@ know in advance which tests it will be given). ``--collect-only`` never probes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -40,21 +42,25 @@ def _close(context: ProbeContext) -> None:
     context.observer.close()
 
 
-def start_probe(config: pytest.Config, bound: BoundCheck) -> None:
-    """Submit ``bound``'s probe to the observer unless it is already under way."""
+def _request(
+    config: pytest.Config, bound: BoundCheck
+) -> tuple[ProbeContext, Callable[[], Awaitable[Any]], float]:
+    """The context, the probe call and the time budget of ``bound``'s observation."""
     context = probe_context(config)
     probe = probe_for(bound.spec)
-    timeout = _budget(context, bound)
-    context.observer.submit(bound.name, lambda: probe(bound.spec, context), timeout)
+    return context, lambda: probe(bound.spec, context), _budget(context, bound)
+
+
+def start_probe(config: pytest.Config, bound: BoundCheck) -> None:
+    """Submit ``bound``'s probe to the observer unless it is already under way."""
+    context, factory, budget = _request(config, bound)
+    context.observer.submit(bound.name, factory, budget)
 
 
 def observe(config: pytest.Config, bound: BoundCheck) -> object:
     """The observation of ``bound`` (waiting for its probe); ObservationError if it failed."""
-    context = probe_context(config)
-    probe = probe_for(bound.spec)
-    return context.observer.result(
-        bound.name, lambda: probe(bound.spec, context), _budget(context, bound)
-    )
+    context, factory, budget = _request(config, bound)
+    return context.observer.result(bound.name, factory, budget)
 
 
 def observe_again(config: pytest.Config, bound: BoundCheck) -> object:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
-from fixtures.prometheus import judge_each, route_receivers, trend_of
+from fixtures.prometheus import judge_series, route_receivers, trend_of
 from fixtures.verdict import CheckFailure
 from plugins.schema.base import Bands
 from testbed.demo import start_testbed
@@ -353,9 +353,9 @@ def test_least_squares_trend_of_a_steady_climb() -> None:
 
 def test_judge_each_fails_on_the_worst_series_and_names_the_others() -> None:
     below_1 = Bands(crit=1, direction="below")
-    judge_each("up", [('up{job="a"}', 1.0)], below_1)
+    judge_series("up", [('up{job="a"}', 1.0)], below_1)
     with pytest.raises(CheckFailure) as failure:
-        judge_each("up", [("a", 1.0), ("b", 0.0), ("c", 0.5)], below_1)
+        judge_series("up", [("a", 1.0), ("b", 0.0), ("c", 0.5)], below_1)
     assert failure.value.message == "up: b = 0 < crit 1; 2 of 3 series breach, also: c = 0.5"
 
 
